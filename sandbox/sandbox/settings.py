@@ -1,0 +1,125 @@
+"""
+Settings for the wagtail-company-mfa sandbox: a small Wagtail site to try the add-on by hand.
+
+Development only (``DEBUG = True``, fixed keys that are published in this repository). The settings a real
+site needs are marked "wagtail-company-mfa" below; docs/installation.md explains each.
+
+Environment variables:
+- ``DATABASE_URL``: e.g. ``postgres://postgres@127.0.0.1:5432/sandbox``; ``sandbox/db.sqlite3`` when unset.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+#: sandbox/ (where manage.py, db.sqlite3 and media/ live).
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Sandbox only: this key is public. Never copy it into a real project.
+SECRET_KEY = "sandbox-only-not-secret-4f1c0d2e9b8a7c6d5e4f3a2b1c0d9e8f"
+DEBUG = True
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "demo",
+    # wagtail-company-mfa, and django-otp whose device framework it builds on.
+    "wagtail_company_mfa",
+    "django_otp",
+    "wagtail.contrib.forms",
+    "wagtail.contrib.redirects",
+    "wagtail.embeds",
+    "wagtail.sites",
+    "wagtail.users",
+    "wagtail.snippets",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.search",
+    "wagtail.admin",
+    "wagtail",
+    "modelcluster",
+    "taggit",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # wagtail-company-mfa: django-otp marks verified sessions (needs request.user, so after
+    # AuthenticationMiddleware), then the company MFA gate decides (needs is_verified(), so after OTPMiddleware).
+    "django_otp.middleware.OTPMiddleware",
+    "wagtail_company_mfa.middleware.CompanyMFAMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+]
+
+ROOT_URLCONF = "sandbox.urls"
+WSGI_APPLICATION = "sandbox.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0),
+}
+
+# One process (runserver), so the local-memory cache is enough here. A real site with several workers
+# needs a shared cache (Redis, Memcached, the database cache).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+# wagtail-company-mfa needs aware datetimes: enforcement dates start at 00:00 in each company's time zone.
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
+
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+# Emails (MFA reminders, reset notices) are printed on the runserver console instead of being sent.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = "mfa-sandbox@localhost"
+
+# Wagtail
+WAGTAIL_SITE_NAME = "Company MFA sandbox"
+WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
+WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx", "zip"]
+
+# wagtail-company-mfa
+# SANDBOX ONLY: a fixed, published Fernet key, so that TOTP secrets (erin's demo authenticator) stay readable
+# across restarts and re-seeding. A real site generates its own key and keeps it out of the repository:
+#   python -c "from wagtail_company_mfa.crypto import generate_key; print(generate_key())"
+WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["qp298YnuRb_hzTPco8-2rsJuqRS-lQENB9KnAnWSUEM="]

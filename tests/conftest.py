@@ -1,0 +1,148 @@
+"""Fixtures named after the states they create (STYLE §4): companies in each policy state, users, clients."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
+
+from wagtail_company_mfa import flows, totp
+from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
+
+PASSWORD = "correct horse battery staple"
+
+
+def pytest_report_header(config):
+    import django
+    import wagtail
+
+    from wagtail_company_mfa import __file__ as package_file
+
+    return [
+        f"Django {django.get_version()}, Wagtail {wagtail.__version__}",
+        f"wagtail_company_mfa from {os.path.dirname(package_file)}",
+        f"database: {os.environ.get('DATABASE_URL', 'sqlite (in memory)')}",
+        f"user model: {'testapp.EmailUser' if os.environ.get('CUSTOM_USER_MODEL') == '1' else 'auth.User'}",
+    ]
+
+
+def pytest_configure(config):
+    # Under tox the suite must test the built wheel, not the checkout next to it.
+    if os.environ.get("MFA_EXPECT_INSTALLED") == "1":
+        import wagtail_company_mfa
+
+        assert "site-packages" in wagtail_company_mfa.__file__, wagtail_company_mfa.__file__
+
+
+def make_user(username: str, *, password: str = PASSWORD, superuser: bool = False, admin: bool = True, **extra):
+    """A user who can reach the Wagtail admin. Works with the default and the email user model."""
+    User = get_user_model()
+    fields = {"email": f"{username}@example.com", **extra}
+    if User.USERNAME_FIELD != "email":
+        fields["username"] = username
+    if superuser:
+        return User.objects.create_superuser(password=password, **fields)
+    user = User.objects.create_user(password=password, **fields)
+    if admin:
+        user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    return user
+
+
+def login_fields(user, password: str = PASSWORD) -> dict:
+    return {"username": user.get_username(), "password": password}
+
+
+@pytest.fixture
+def user(db):
+    return make_user("member")
+
+
+@pytest.fixture
+def other_user(db):
+    return make_user("colleague")
+
+
+@pytest.fixture
+def superuser(db):
+    return make_user("root", superuser=True)
+
+
+def make_company(name: str, **policy) -> Company:
+    slug = name.lower().replace(" ", "-")
+    return Company.objects.create(name=name, slug=slug, time_zone=policy.pop("time_zone", "UTC"), **policy)
+
+
+def days_from_today(days: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=days)
+
+
+@pytest.fixture
+def company_required(db):
+    """Require MFA on, enforcement date a week ago."""
+    return make_company("Acme Builders", require_mfa=True, enforcement_date=days_from_today(-7))
+
+
+@pytest.fixture
+def company_upcoming(db):
+    """Require MFA on, enforcement date a month ahead."""
+    return make_company("Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(30))
+
+
+@pytest.fixture
+def company_off(db):
+    return make_company("Cedar Homes", require_mfa=False)
+
+
+def join(user, company, *, role=CompanyMembership.Role.MEMBER, joined_at=None, **extra) -> CompanyMembership:
+    joined_at = joined_at or timezone.now() - datetime.timedelta(days=365)
+    return CompanyMembership.objects.create(user=user, company=company, role=role, joined_at=joined_at, **extra)
+
+
+@pytest.fixture
+def required_user(user, company_required):
+    join(user, company_required)
+    return user
+
+
+@pytest.fixture
+def upcoming_user(user, company_upcoming):
+    join(user, company_upcoming)
+    return user
+
+
+class Authenticator:
+    """The phone in a test: holds the secret and shows the code for any moment."""
+
+    def __init__(self, key: bytes):
+        self.key = key
+
+    def code(self, at: float | None = None, *, steps: int = 0) -> str:
+        moment = (time.time() if at is None else at) + steps * totp.STEP
+        return totp.code_at(self.key, moment)
+
+
+def enroll_user(user) -> tuple[Authenticator, list[str]]:
+    """Give ``user`` an authenticator and recovery codes, as a finished enrollment would."""
+    key = totp.generate_key()
+    device = AuthenticatorDevice(user=user, name="Authenticator app")
+    device.set_key(key)
+    device.save()
+    return Authenticator(key), flows.issue_recovery_codes(user)
+
+
+@pytest.fixture
+def enrolled_user(required_user):
+    phone, codes = enroll_user(required_user)
+    required_user.phone = phone
+    required_user.recovery_codes = codes
+    return required_user
+
+
+@pytest.fixture
+def editors_group(db):
+    return Group.objects.get(name="Editors")

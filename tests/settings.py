@@ -1,0 +1,98 @@
+"""
+Settings for the test suite. Minimal on purpose: Wagtail, django-otp and this app, wired the way the
+installation docs tell a site builder to.
+
+Switches (environment variables):
+- ``DATABASE_URL``: e.g. ``postgres://postgres@127.0.0.1:5432/test``; SQLite in memory when unset.
+- ``CUSTOM_USER_MODEL=1``: use ``testapp.EmailUser`` (email as username) instead of ``auth.User``.
+"""
+
+import os
+
+import dj_database_url
+
+BASE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+SECRET_KEY = "tests-only-not-secret"  # noqa: S105
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+USE_I18N = True
+
+DATABASES = {
+    "default": dj_database_url.config(default="sqlite://:memory:", conn_max_age=0),
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SEC-50: writers take the lock up front, so a conditional UPDATE decides races on SQLite too.
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", ":memory:")}
+
+INSTALLED_APPS = [
+    "wagtail_company_mfa",
+    "testapp",
+    "django_otp",
+    "wagtail.users",
+    "wagtail.documents",
+    "wagtail.images",
+    "wagtail.admin",
+    "wagtail",
+    "modelcluster",
+    "taggit",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "wagtail_company_mfa.middleware.CompanyMFAMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.debug",
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if os.environ.get("CUSTOM_USER_MODEL") == "1":
+    AUTH_USER_MODEL = "testapp.EmailUser"
+    WAGTAIL_USER_CUSTOM_FIELDS = []
+
+# Fast hashing: these tests are about MFA, not password storage.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = os.path.join(BASE_DIR, "test-static")
+MEDIA_URL = "/media/"
+MEDIA_ROOT = os.path.join(BASE_DIR, "test-media")
+
+WAGTAIL_SITE_NAME = "Test site"
+WAGTAILADMIN_BASE_URL = "http://testserver"
+WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}

@@ -1,0 +1,98 @@
+"""System checks: each misconfiguration that would switch MFA off has an id and a hint (SPEC §4)."""
+
+import pytest
+from django.core import checks
+
+from wagtail_company_mfa import checks as mfa_checks
+from wagtail_company_mfa.middleware import CompanyMFAMiddleware
+
+AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+OTP = "django_otp.middleware.OTPMiddleware"
+OURS = "wagtail_company_mfa.middleware.CompanyMFAMiddleware"
+SESSION = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+def ids(messages):
+    return sorted(message.id for message in messages)
+
+
+def run_all():
+    return [message for message in checks.run_checks() if message.id.startswith("wagtail_company_mfa.")]
+
+
+def test_test_settings_pass_every_check():
+    assert run_all() == []
+
+
+@pytest.mark.parametrize(
+    ("middleware", "expected"),
+    [
+        ([SESSION, AUTH, OTP, OURS], []),
+        ([SESSION, AUTH, OTP], ["wagtail_company_mfa.E001"]),
+        ([SESSION, AUTH, OURS], ["wagtail_company_mfa.E002"]),
+        ([SESSION, AUTH, OURS, OTP], ["wagtail_company_mfa.E003"]),
+        ([SESSION, OTP, AUTH, OURS], ["wagtail_company_mfa.E004"]),
+        ([SESSION, OTP, OURS], ["wagtail_company_mfa.E004"]),
+        ([SESSION], ["wagtail_company_mfa.E001", "wagtail_company_mfa.E002"]),
+        ([SESSION, AUTH, OTP, "test_checks.UnrelatedMiddleware"], ["wagtail_company_mfa.E001"]),
+        ([SESSION, AUTH, OTP, "not.importable.Middleware"], ["wagtail_company_mfa.E001"]),
+    ],
+)
+def test_middleware_presence_and_order(settings, middleware, expected):
+    settings.MIDDLEWARE = middleware
+    assert ids(mfa_checks.check_middleware()) == expected
+
+
+class UnrelatedMiddleware:
+    """A project's own middleware that is not ours."""
+
+
+class ProjectMFAMiddleware(CompanyMFAMiddleware):
+    """A project that customises our middleware by subclassing it."""
+
+
+def test_a_subclass_of_our_middleware_counts(settings):
+    settings.MIDDLEWARE = [SESSION, AUTH, OTP, "test_checks.ProjectMFAMiddleware"]
+    assert mfa_checks.check_middleware() == []
+
+
+def test_messages_have_hints(settings):
+    settings.MIDDLEWARE = [SESSION]
+    for message in mfa_checks.check_middleware():
+        assert message.hint
+        assert message.level == checks.ERROR
+
+
+def test_django_otp_must_be_installed(monkeypatch):
+    # Changing INSTALLED_APPS for real would rebuild Wagtail's app registry mid-run; ask the same question.
+    real = mfa_checks.apps.is_installed
+    monkeypatch.setattr(mfa_checks.apps, "is_installed", lambda name: name != "django_otp" and real(name))
+    assert ids(mfa_checks.check_installed_apps()) == ["wagtail_company_mfa.E005"]
+
+
+def test_use_tz_must_be_on(settings):
+    settings.USE_TZ = False
+    messages = mfa_checks.check_time_zone_support()
+    assert ids(messages) == ["wagtail_company_mfa.E006"]
+    assert "USE_TZ = True" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "value", ["no.such.module.function", 42, "wagtail_company_mfa.conf.PREFIX"]
+)
+def test_bad_exemption_setting_is_reported(settings, value):
+    settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = value
+    assert ids(mfa_checks.check_settings()) == ["wagtail_company_mfa.E007"]
+
+
+def test_bad_default_time_zone_is_reported(settings):
+    settings.WAGTAIL_COMPANY_MFA_DEFAULT_TIME_ZONE = "Atlantis/Capital"
+    messages = mfa_checks.check_settings()
+    assert ids(messages) == ["wagtail_company_mfa.E007"]
+    assert "Atlantis/Capital" in messages[0].msg
+
+
+def test_checks_are_registered_with_django():
+    registered = checks.registry.registry.get_checks()
+    for check in mfa_checks.ALL_CHECKS:
+        assert check in registered

@@ -1,0 +1,157 @@
+"""
+Django system checks for the mistakes that would silently switch MFA off (SPEC §4).
+
+Run with ``manage.py check`` (``--deploy`` adds the deployment-only ones).
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags
+from django.utils.module_loading import import_string
+
+MIDDLEWARE_PATH = "wagtail_company_mfa.middleware.CompanyMFAMiddleware"
+OTP_MIDDLEWARE_PATH = "django_otp.middleware.OTPMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+E001_MIDDLEWARE_MISSING = "wagtail_company_mfa.E001"
+E002_OTP_MIDDLEWARE_MISSING = "wagtail_company_mfa.E002"
+E003_MIDDLEWARE_ORDER = "wagtail_company_mfa.E003"
+E004_OTP_BEFORE_AUTH = "wagtail_company_mfa.E004"
+E005_DJANGO_OTP_NOT_INSTALLED = "wagtail_company_mfa.E005"
+E006_USE_TZ_OFF = "wagtail_company_mfa.E006"
+E007_BAD_SETTING = "wagtail_company_mfa.E007"
+
+
+def _middleware_index(middleware: list[str], target: str) -> int | None:
+    """Position of ``target`` (or a subclass of it) in ``middleware``, or ``None``."""
+    try:
+        target_cls = import_string(target)
+    except ImportError:
+        target_cls = None
+    for index, path in enumerate(middleware):
+        if path == target:
+            return index
+        if target_cls is None:
+            continue
+        try:
+            cls = import_string(path)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, target_cls):
+            return index
+    return None
+
+
+def check_middleware(app_configs=None, **kwargs):
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    ours = _middleware_index(middleware, MIDDLEWARE_PATH)
+    otp = _middleware_index(middleware, OTP_MIDDLEWARE_PATH)
+    auth = _middleware_index(middleware, AUTH_MIDDLEWARE_PATH)
+    errors = []
+    if ours is None:
+        errors.append(
+            Error(
+                "CompanyMFAMiddleware is not installed, so MFA is not enforced.",
+                hint=f"Add '{MIDDLEWARE_PATH}' to MIDDLEWARE, right after '{OTP_MIDDLEWARE_PATH}'.",
+                id=E001_MIDDLEWARE_MISSING,
+            )
+        )
+    if otp is None:
+        errors.append(
+            Error(
+                "django-otp's OTPMiddleware is not installed, so no session can ever be verified.",
+                hint=f"Add '{OTP_MIDDLEWARE_PATH}' to MIDDLEWARE after '{AUTH_MIDDLEWARE_PATH}'.",
+                id=E002_OTP_MIDDLEWARE_MISSING,
+            )
+        )
+    elif ours is not None and ours < otp:
+        errors.append(
+            Error(
+                "CompanyMFAMiddleware comes before django-otp's OTPMiddleware.",
+                hint=f"Move '{MIDDLEWARE_PATH}' below '{OTP_MIDDLEWARE_PATH}' in MIDDLEWARE.",
+                id=E003_MIDDLEWARE_ORDER,
+            )
+        )
+    if otp is not None and (auth is None or otp < auth):
+        errors.append(
+            Error(
+                "django-otp's OTPMiddleware must come after Django's AuthenticationMiddleware.",
+                hint=f"Place '{OTP_MIDDLEWARE_PATH}' below '{AUTH_MIDDLEWARE_PATH}' in MIDDLEWARE.",
+                id=E004_OTP_BEFORE_AUTH,
+            )
+        )
+    return errors
+
+
+check_middleware.tags = (Tags.security,)
+
+
+def check_installed_apps(app_configs=None, **kwargs):
+    if not apps.is_installed("django_otp"):
+        return [
+            Error(
+                "'django_otp' is not in INSTALLED_APPS.",
+                hint="wagtail-company-mfa stores its devices through django-otp: add 'django_otp' to "
+                "INSTALLED_APPS, then run migrate.",
+                id=E005_DJANGO_OTP_NOT_INSTALLED,
+            )
+        ]
+    return []
+
+
+check_installed_apps.tags = (Tags.security,)
+
+
+def check_time_zone_support(app_configs=None, **kwargs):
+    if not settings.USE_TZ:
+        return [
+            Error(
+                "USE_TZ is False. Enforcement dates start at midnight in each company's time zone, which "
+                "needs aware datetimes.",
+                hint="Set USE_TZ = True (the default since Django 5.0).",
+                id=E006_USE_TZ_OFF,
+            )
+        ]
+    return []
+
+
+check_time_zone_support.tags = (Tags.security,)
+
+
+def check_settings(app_configs=None, **kwargs):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .conf import mfa_settings
+    from .models import validate_time_zone
+
+    errors = []
+    try:
+        mfa_settings.EXEMPT_USER  # noqa: B018 - resolving it is the check
+    except ImproperlyConfigured as exc:
+        errors.append(
+            Error(
+                str(exc),
+                hint="Point WAGTAIL_COMPANY_MFA_EXEMPT_USER at a function taking a user and returning a bool.",
+                id=E007_BAD_SETTING,
+            )
+        )
+    try:
+        validate_time_zone(mfa_settings.DEFAULT_TIME_ZONE)
+    except Exception:
+        errors.append(
+            Error(
+                f"WAGTAIL_COMPANY_MFA_DEFAULT_TIME_ZONE = {mfa_settings.DEFAULT_TIME_ZONE!r} is not a known "
+                "time zone.",
+                hint="Use an IANA time zone name such as 'Europe/Amsterdam' or 'UTC'.",
+                id=E007_BAD_SETTING,
+            )
+        )
+    return errors
+
+
+check_settings.tags = (Tags.security,)
+
+
+ALL_CHECKS = (check_middleware, check_installed_apps, check_time_zone_support, check_settings)

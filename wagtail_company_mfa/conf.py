@@ -1,0 +1,158 @@
+"""
+The package's settings, read lazily from ``django.conf.settings``.
+
+Every setting is prefixed ``WAGTAIL_COMPANY_MFA_`` and has a default that is safe to run with. Values are
+read on each access (never cached, never written back to ``django.conf.settings``), so
+``override_settings`` works in tests and nothing here runs at import time.
+
+Use it as::
+
+    from wagtail_company_mfa.conf import mfa_settings
+
+    if mfa_settings.REQUIRE_SUPERUSERS:
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+PREFIX = "WAGTAIL_COMPANY_MFA_"
+
+
+class MFASettings:
+    """Typed, documented access to every ``WAGTAIL_COMPANY_MFA_*`` setting."""
+
+    def _get(self, name: str, default: Any) -> Any:
+        return getattr(settings, PREFIX + name, default)
+
+    @property
+    def EXEMPT_USER(self) -> Callable[[Any], bool] | None:
+        """
+        A callable ``(user) -> bool``, or its dotted path, that exempts a user from every company's
+        requirement (for example users whose identity provider already did MFA). Default: ``None``.
+
+        An exempt user is never *required* to enroll, but a user who has enrolled anyway is still asked for
+        their code at login (no silent downgrade, SEC-26).
+        """
+        value = self._get("EXEMPT_USER", None)
+        if value is None or callable(value):
+            return value
+        if isinstance(value, str):
+            try:
+                func = import_string(value)
+            except ImportError as exc:
+                raise ImproperlyConfigured(
+                    f"{PREFIX}EXEMPT_USER = {value!r} cannot be imported: {exc}"
+                ) from exc
+            if not callable(func):
+                raise ImproperlyConfigured(f"{PREFIX}EXEMPT_USER = {value!r} is not callable.")
+            return func
+        raise ImproperlyConfigured(
+            f"{PREFIX}EXEMPT_USER must be a callable or its dotted path, not {type(value).__name__}."
+        )
+
+    @property
+    def REQUIRE_SUPERUSERS(self) -> bool:
+        """
+        When ``True``, every active superuser must use MFA now, whatever their companies say.
+        Default: ``False`` (superusers follow their companies like everyone else).
+        """
+        return bool(self._get("REQUIRE_SUPERUSERS", False))
+
+    @property
+    def DEFAULT_TIME_ZONE(self) -> str:
+        """
+        The time zone given to new companies, in which their enforcement date starts at 00:00.
+        Default: the project's ``TIME_ZONE``.
+        """
+        return self._get("DEFAULT_TIME_ZONE", None) or settings.TIME_ZONE
+
+    @property
+    def ENFORCE(self) -> str:
+        """
+        Where a password-only session is stopped: ``"site"`` (the default: every URL outside the allow-list,
+        including the Django admin, private pages, documents and session-authenticated APIs) or ``"admin"``
+        (only URLs under the Wagtail admin).
+        """
+        value = self._get("ENFORCE", "site")
+        if value not in ("site", "admin"):
+            raise ImproperlyConfigured(f'{PREFIX}ENFORCE must be "site" or "admin", not {value!r}.')
+        return value
+
+    @property
+    def ALLOWED_URL_NAMES(self) -> frozenset[str]:
+        """
+        Extra URL names (``"namespace:name"`` or plain names) that a password-only session may reach, on top
+        of the built-in allow-list (the MFA pages, Wagtail's login, logout, password reset, JavaScript
+        catalogue and icon sprite). Default: none.
+        """
+        return frozenset(self._get("ALLOWED_URL_NAMES", ()))
+
+    @property
+    def ISSUER(self) -> str:
+        """
+        The issuer name authenticator apps show next to the account. Default: ``WAGTAIL_SITE_NAME``, or
+        ``"Wagtail"``.
+        """
+        return self._get("ISSUER", None) or getattr(settings, "WAGTAIL_SITE_NAME", None) or "Wagtail"
+
+    @property
+    def ENCRYPTION_KEYS(self) -> list[str]:
+        """
+        Fernet keys that encrypt TOTP secrets at rest, newest first (SEC-43). Generate one with
+        ``python -c "from wagtail_company_mfa.crypto import generate_key; print(generate_key())"``.
+        Default: none, in which case a key is derived from ``SECRET_KEY`` and check ``W001`` warns outside
+        ``DEBUG``.
+        """
+        keys = self._get("ENCRYPTION_KEYS", None) or []
+        if isinstance(keys, (str, bytes)):
+            keys = [keys]
+        return list(keys)
+
+    @property
+    def THROTTLE_FACTOR(self) -> int:
+        """
+        Seconds of the growing delay after wrong codes: after *n* wrong codes in a row the next try must wait
+        ``factor x 2^(n-1)`` seconds (1, 2, 4, 8... with the default ``1``). Counted per device in the
+        database, so it holds across sessions and app servers (SEC-10, SEC-11).
+        """
+        return int(self._get("THROTTLE_FACTOR", 1))
+
+    @property
+    def RECOVERY_CODES_COUNT(self) -> int:
+        """How many recovery codes are valid at a time. Default: ``1``, replaced one for one when used."""
+        return max(1, int(self._get("RECOVERY_CODES_COUNT", 1)))
+
+    @property
+    def PENDING_TIMEOUT(self) -> int:
+        """
+        Seconds a session may stay between the password step and the second factor (SEC-29); after that,
+        the session is ended and the user signs in again. Default: ``900`` (15 minutes, enough to install
+        an authenticator app during a forced enrollment).
+        """
+        return int(self._get("PENDING_TIMEOUT", 900))
+
+    @property
+    def REAUTH_TIMEOUT(self) -> int:
+        """
+        Seconds after entering the password during which enrollment and other sensitive changes do not ask
+        for it again (SEC-25, SEC-33). Default: ``300``.
+        """
+        return int(self._get("REAUTH_TIMEOUT", 300))
+
+    @property
+    def SETUP_TIMEOUT(self) -> int:
+        """
+        Seconds a new, unconfirmed authenticator secret stays valid in the session (SEC-22). Reloading the
+        setup page within this time shows the same QR code. Default: ``900``.
+        """
+        return int(self._get("SETUP_TIMEOUT", 900))
+
+
+mfa_settings = MFASettings()

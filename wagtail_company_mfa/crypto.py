@@ -1,0 +1,69 @@
+"""
+Encryption at rest for TOTP secrets (SEC-43), with keys that can be rotated.
+
+``WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS`` is a list of Fernet keys (``Fernet.generate_key()``), newest first:
+the first encrypts new secrets, all of them decrypt. Rotate by putting a new key first, running
+``manage.py mfa_rotate_keys``, then removing the old key.
+
+Without the setting, a key is derived from ``SECRET_KEY`` so a fresh install works; a system check
+(``wagtail_company_mfa.W001``) warns about it outside ``DEBUG``, because rotating ``SECRET_KEY`` would then
+lock every enrolled user out.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import mfa_settings
+
+__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "rotate"]
+
+
+def generate_key() -> str:
+    """A new key for ``WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS``."""
+    return Fernet.generate_key().decode()
+
+
+def _derived_key() -> bytes:
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"wagtail-company-mfa",
+        info=b"totp-secret-encryption",
+    )
+    return base64.urlsafe_b64encode(hkdf.derive(settings.SECRET_KEY.encode()))
+
+
+def _fernet() -> MultiFernet:
+    keys = mfa_settings.ENCRYPTION_KEYS
+    try:
+        fernets = [Fernet(key) for key in keys] if keys else [Fernet(_derived_key())]
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS must be a list of Fernet keys "
+            "(see wagtail_company_mfa.crypto.generate_key())."
+        ) from exc
+    return MultiFernet(fernets)
+
+
+def encrypt(secret: bytes) -> str:
+    return _fernet().encrypt(secret).decode("ascii")
+
+
+def decrypt(token: str, *, ttl: int | None = None) -> bytes:
+    """Decrypt ``token``; raises :class:`InvalidToken` if it was tampered with, or is older than ``ttl``."""
+    fernet = _fernet()
+    if ttl is None:
+        return fernet.decrypt(token.encode("ascii"))
+    return fernet.decrypt(token.encode("ascii"), ttl=ttl)
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt ``token`` with the first (newest) key."""
+    return _fernet().rotate(token.encode("ascii")).decode("ascii")

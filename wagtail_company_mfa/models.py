@@ -1,0 +1,350 @@
+"""Companies, their MFA policy, and who belongs to them."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+
+from . import crypto, recovery_codes, totp
+from .conf import mfa_settings
+
+#: The longest grace period a company may give late joiners, in days.
+MAX_GRACE_DAYS = 365
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """Accept only IANA zone names this Python knows (``Europe/Amsterdam``, ``UTC``...)."""
+    if value not in _known_time_zones():
+        raise ValidationError(
+            _("“%(value)s” is not a time zone this site knows. Use an IANA name such as “Europe/Amsterdam”."),
+            code="invalid_time_zone",
+            params={"value": value},
+        )
+
+
+def default_time_zone() -> str:
+    return mfa_settings.DEFAULT_TIME_ZONE
+
+
+class Company(models.Model):
+    """
+    A group of users with an MFA policy.
+
+    The policy is three fields: the ``require_mfa`` switch, the ``enforcement_date`` (a calendar date that
+    starts at 00:00 in the company's ``time_zone``) and ``new_member_grace_days`` for people who join after
+    that date. The requirement of a user across all their companies is computed by
+    :func:`wagtail_company_mfa.policy.requirement_for`.
+    """
+
+    name = models.CharField(_("name"), max_length=255)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=255,
+        unique=True,
+        help_text=_("A short, unique name used in URLs and exports."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text=_("The enforcement date starts at 00:00 in this time zone."),
+    )
+    require_mfa = models.BooleanField(
+        _("require MFA"),
+        default=False,
+        help_text=_("From the enforcement date on, members must sign in with a second factor."),
+    )
+    enforcement_date = models.DateField(
+        _("enforcement date"),
+        null=True,
+        blank=True,
+        help_text=_("Members may enroll as soon as a date is set; from this date on, MFA is required."),
+    )
+    new_member_grace_days = models.PositiveSmallIntegerField(
+        _("grace days for new members"),
+        default=0,
+        validators=[
+            MinValueValidator(0, message=_("The grace period cannot be negative.")),
+            MaxValueValidator(
+                MAX_GRACE_DAYS,
+                message=_("The grace period can be at most %(limit_value)s days."),
+            ),
+        ],
+        help_text=_(
+            "People who join after the enforcement date get this many days from joining to set up MFA."
+        ),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(new_member_grace_days__lte=MAX_GRACE_DAYS),
+                name="wagtail_company_mfa_grace_days_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.require_mfa and self.enforcement_date is None:
+            raise ValidationError(
+                {"enforcement_date": _("Choose the date from which members must use MFA.")},
+                code="enforcement_date_required",
+            )
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def enforcement_starts_at(self) -> datetime.datetime | None:
+        """The aware instant at which the enforcement date begins (00:00 in the company's time zone)."""
+        if self.enforcement_date is None:
+            return None
+        return start_of_day(self.enforcement_date, self.time_zone)
+
+    @property
+    def policy_is_set(self) -> bool:
+        """True when the switch is on and a date is set: members may (and later must) enroll."""
+        return self.require_mfa and self.enforcement_date is not None
+
+
+def start_of_day(day: datetime.date, time_zone: str) -> datetime.datetime:
+    """
+    00:00 of ``day`` in ``time_zone``, as an aware UTC datetime.
+
+    Where a zone skips midnight (a DST change at 00:00), the day starts at the first instant that exists:
+    ``fold=0`` maps the missing wall time onto the offset in force before the gap, which is the moment of
+    the change itself.
+    """
+    local = datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(time_zone))
+    return local.astimezone(datetime.timezone.utc)
+
+
+class CompanyMembership(models.Model):
+    """A user's place in a company. Inactive memberships count for nothing."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", _("Member")
+        ADMIN = "admin", _("Administrator")
+
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("company")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="company_memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
+    is_active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Inactive members are ignored. Reactivating a member restarts their grace period."),
+    )
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("company membership")
+        verbose_name_plural = _("company memberships")
+        ordering = ["company", "user"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "company"],
+                name="wagtail_company_mfa_unique_membership",
+                violation_error_message=_("This person is already a member of this company."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.company}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_is_active = instance.__dict__.get("is_active")
+        return instance
+
+    def save(self, *args, **kwargs):
+        # A reactivated member is treated as a newly joined one (SPEC §2): their grace period restarts.
+        if self.is_active and getattr(self, "_loaded_is_active", None) is False:
+            self.joined_at = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "is_active" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "joined_at"}
+        super().save(*args, **kwargs)
+        self._loaded_is_active = self.is_active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """
+    A user's authenticator app (TOTP, RFC 6238): 6 digits, 30-second steps, HMAC-SHA-1, the current step ±1.
+
+    Unlike django-otp's ``TOTPDevice``, the secret is encrypted at rest (SEC-43), a code is accepted only for
+    a time step later than the last accepted one, decided by one conditional ``UPDATE`` (SEC-05, SEC-06),
+    and the step window never drifts (SEC-09). A user has at most one.
+    """
+
+    STEP = 30
+    DIGITS = 6
+    TOLERANCE = 1
+
+    encrypted_key = models.TextField(_("encrypted secret"), editable=False)
+    last_t = models.BigIntegerField(
+        _("last accepted time step"),
+        default=-1,
+        help_text=_("Only codes for a later time step are accepted."),
+    )
+    enrolled_ip = models.GenericIPAddressField(_("enrolled from IP address"), null=True, blank=True)
+    enrolled_user_agent = models.CharField(_("enrolled from browser"), max_length=255, blank=True)
+
+    class Meta(Device.Meta):
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="wagtail_company_mfa_one_authenticator_per_user"),
+        ]
+
+    @property
+    def bin_key(self) -> bytes:
+        return crypto.decrypt(self.encrypted_key)
+
+    def set_key(self, key: bytes) -> None:
+        self.encrypted_key = crypto.encrypt(key)
+
+    def get_throttle_factor(self) -> int:
+        return mfa_settings.THROTTLE_FACTOR
+
+    def verify_token(self, token) -> bool:
+        """
+        Check ``token`` and consume its time step. Call through :func:`django_otp.verify_token`, which
+        locks the row for the duration (``select_for_update`` inside a transaction).
+        """
+        allowed, _info = self.verify_is_allowed()
+        if not allowed:
+            return False
+        step = totp.matching_step(self.bin_key, token, after=self.last_t)
+        # A conditional UPDATE decides: of two requests presenting the same code, one changes the row and
+        # the other finds the step already spent (SEC-05, SEC-06), on SQLite as on PostgreSQL.
+        if step is not None and self._consume_step(step):
+            return True
+        self.throttle_increment()
+        return False
+
+    def _consume_step(self, step: int) -> bool:
+        now = timezone.now()
+        updated = type(self).objects.filter(pk=self.pk, last_t__lt=step).update(
+            last_t=step, last_used_at=now, throttling_failure_count=0, throttling_failure_timestamp=None
+        )
+        if updated:
+            self.last_t, self.last_used_at = step, now
+            self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
+        return bool(updated)
+
+    def throttle_increment(self, commit=True):
+        # One atomic UPDATE, so concurrent failures are all counted (SEC-11, SEC-15).
+        super().throttle_increment(commit=False)
+        if commit:
+            type(self).objects.filter(pk=self.pk).update(
+                throttling_failure_count=models.F("throttling_failure_count") + 1,
+                throttling_failure_timestamp=self.throttling_failure_timestamp,
+            )
+
+
+class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
+    """
+    A user's single-use recovery codes, as a django-otp device so ``otp_login`` and throttling apply.
+
+    Codes are stored only as salted hashes (SEC-17) in :class:`RecoveryCode` rows; using one marks it spent
+    with a conditional ``UPDATE`` (SEC-18). Issuing the replacement is the job of
+    :func:`wagtail_company_mfa.flows.use_recovery_code`.
+    """
+
+    class Meta(Device.Meta):
+        verbose_name = _("recovery codes")
+        verbose_name_plural = _("recovery codes")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], name="wagtail_company_mfa_one_recovery_device_per_user"),
+        ]
+
+    def get_throttle_factor(self) -> int:
+        return mfa_settings.THROTTLE_FACTOR
+
+    def verify_token(self, token) -> bool:
+        allowed, _info = self.verify_is_allowed()
+        if not allowed:
+            return False
+        code = recovery_codes.normalize(token)
+        if code is not None:
+            for candidate in self.codes.filter(used_at__isnull=True):
+                if recovery_codes.check(code, candidate.code_hash) and candidate.spend():
+                    self.throttle_reset(commit=False)
+                    self.set_last_used_timestamp(commit=False)
+                    self.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp",
+                                             "last_used_at"])
+                    return True
+        self.throttle_increment()
+        return False
+
+    def throttle_increment(self, commit=True):
+        super().throttle_increment(commit=False)
+        if commit:
+            type(self).objects.filter(pk=self.pk).update(
+                throttling_failure_count=models.F("throttling_failure_count") + 1,
+                throttling_failure_timestamp=self.throttling_failure_timestamp,
+            )
+
+    @property
+    def unused_count(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=255, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+
+    def __str__(self) -> str:
+        # Never the code, never the hash (SEC-44).
+        state = "used" if self.used_at else "unused"
+        return f"recovery code #{self.pk} ({state})"
+
+    def spend(self) -> bool:
+        """Mark this code used; False if another request spent it first."""
+        now = timezone.now()
+        updated = RecoveryCode.objects.filter(pk=self.pk, used_at__isnull=True).update(used_at=now)
+        if updated:
+            self.used_at = now
+        return bool(updated)

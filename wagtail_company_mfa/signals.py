@@ -1,0 +1,28 @@
+"""
+Signals sent after each security-relevant change, once the change is committed. Every one is sent with
+``sender`` = the user model class, ``user`` = whose MFA changed, and ``request`` (may be ``None``, e.g. from a
+management command). None of them carries a code or a secret.
+"""
+
+from django.dispatch import Signal
+
+#: An authenticator app was confirmed. Extra argument: ``device``, ``replaced`` (bool).
+mfa_enrolled = Signal()
+
+#: A session completed the second factor. Extra argument: ``device``.
+mfa_verified = Signal()
+
+#: Wrong codes reached the throttle. Extra arguments: ``device``, ``failure_count``, ``locked_until``.
+mfa_throttled = Signal()
+
+#: A recovery code was spent and its replacement issued. Extra argument: ``remaining`` (unused codes).
+recovery_code_used = Signal()
+
+#: A new set of recovery codes replaced every earlier code.
+recovery_codes_regenerated = Signal()
+
+#: The user's authenticator and recovery codes were removed by the user. Extra argument: none.
+mfa_disabled = Signal()
+
+#: An administrator removed the user's MFA. Extra argument: ``actor`` (the administrator, or ``None``).
+mfa_reset = Signal()
