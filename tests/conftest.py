@@ -8,7 +8,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from wagtail_company_mfa import flows, totp
@@ -49,7 +49,8 @@ def make_user(username: str, *, password: str = PASSWORD, superuser: bool = Fals
         return User.objects.create_superuser(password=password, **fields)
     user = User.objects.create_user(password=password, **fields)
     if admin:
-        user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+        # Wagtail's "Editors" group: admin access plus page and document permissions, as real editors have.
+        user.groups.add(Group.objects.get(name="Editors"))
     return user
 
 
@@ -146,3 +147,26 @@ def enrolled_user(required_user):
 @pytest.fixture
 def editors_group(db):
     return Group.objects.get(name="Editors")
+
+
+def password_login(client, user, password: str = PASSWORD, next_url: str | None = None):
+    """Wagtail's real password step, as a browser does it."""
+    data = login_fields(user, password)
+    if next_url:
+        data["next"] = next_url
+    response = client.post("/admin/login/", data)
+    assert response.status_code == 302, response.content[:500]
+    return response
+
+
+def verify_with_code(client, code: str, next_url: str = ""):
+    return client.post("/admin/company-mfa/verify/", {"code": code, "next": next_url})
+
+
+@pytest.fixture
+def verified_client(client, enrolled_user):
+    """A browser that passed the password and the code steps."""
+    password_login(client, enrolled_user)
+    response = verify_with_code(client, enrolled_user.phone.code())
+    assert response.status_code == 302, response.content[:500]
+    return client

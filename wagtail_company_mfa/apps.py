@@ -12,6 +12,9 @@ class WagtailCompanyMFAConfig(AppConfig):
         from django.core import checks
 
         from . import checks as mfa_checks
+        from . import receivers
+
+        receivers.connect()
 
         for check in mfa_checks.ALL_CHECKS:
             checks.register(check, *getattr(check, "tags", ()))

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.middleware.csrf import rotate_token
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 from wagtail.log_actions import log
 
 from . import recovery_codes, session, signals
@@ -41,8 +42,22 @@ def client_details(request) -> dict:
     }
 
 
+def _unwrap(user):
+    """
+    The model instance behind ``request.user``. OTPMiddleware wraps Django's lazy user in a second lazy object,
+    and Wagtail's audit log looks the logger up by the *type* of what it is given, unwrapping only one level.
+    """
+    while isinstance(user, LazyObject):
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
+    return user
+
+
 def _audit(user, action: str, *, actor=None, request=None, **data) -> None:
-    log(user, action, user=actor if actor is not None else user, data={**client_details(request), **data})
+    user = _unwrap(user)
+    actor = _unwrap(actor) if actor is not None else user
+    log(user, action, user=actor, data={**client_details(request), **data})
 
 
 def _send(signal, user, request, **kwargs) -> None:
@@ -69,8 +84,10 @@ class Attempt:
 
     ok: bool
     device: object = None
-    #: When the user may try again, if wrong codes have throttled the device.
+    #: When the user may try again, if wrong codes have throttled the device for a while.
     locked_until: datetime.datetime | None = None
+    #: True when the code was not even checked because the device was throttled (SEC-12).
+    refused: bool = False
     #: For a recovery code: the replacement codes to show once.
     new_codes: list[str] = field(default_factory=list)
 
@@ -97,7 +114,7 @@ def _attempt(request, device, token) -> Attempt:
     locked_until = locked_until_for(device)
     if locked_until is not None:
         # SEC-12: while throttled even the right code is refused, and the attempt is not counted again.
-        return Attempt(ok=False, device=device, locked_until=locked_until)
+        return Attempt(ok=False, device=device, locked_until=locked_until, refused=True)
     verified = django_otp.verify_token(user, device.persistent_id, token)
     if verified is not None:
         return Attempt(ok=True, device=verified)

@@ -43,18 +43,18 @@ def seconds_since(session, key: str) -> float | None:
 def password_is_recent(session) -> bool:
     """The password was entered within ``REAUTH_TIMEOUT`` (the "sudo" window, SEC-25, SEC-33)."""
     age = seconds_since(session, PASSWORD_AT)
-    return age is not None and 0 <= age <= mfa_settings.REAUTH_TIMEOUT
+    return age is not None and age <= mfa_settings.REAUTH_TIMEOUT
 
 
 def mfa_is_recent(session) -> bool:
     age = seconds_since(session, MFA_AT)
-    return age is not None and 0 <= age <= mfa_settings.REAUTH_TIMEOUT
+    return age is not None and age <= mfa_settings.REAUTH_TIMEOUT
 
 
 def pending_has_expired(session) -> bool:
     """A password-only session older than ``PENDING_TIMEOUT`` (or of unknown age) has expired (SEC-29)."""
     age = seconds_since(session, PASSWORD_AT)
-    return age is None or not 0 <= age <= mfa_settings.PENDING_TIMEOUT
+    return age is None or age > mfa_settings.PENDING_TIMEOUT
 
 
 # The pending authenticator secret ------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def matching_step(key: bytes, token, *, after: int = -1, now: float | None = Non
     current = step_at(time.time() if now is None else now)
     generator = _totp(key)
     matched = None
-    for step in range(current - TOLERANCE, current + TOLERANCE + 1):
+    for step in range(max(0, current - TOLERANCE), current + TOLERANCE + 1):
         expected = generator.generate(step * STEP).decode("ascii")
         if hmac.compare_digest(expected, code) and step > after and matched is None:
             matched = step

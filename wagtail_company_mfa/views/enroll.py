@@ -21,7 +21,7 @@ from .. import flows, session, totp
 from ..conf import mfa_settings
 from ..forms import CodeForm, PasswordForm
 from .base import mfa_view, safe_next_url, with_next
-from .login import retry_message
+from .login import retry_message, wrong_code_message
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +61,10 @@ class ReauthView(FormView):
         if code_form is not None:
             attempt = flows.verify_authenticator(request, code_form.cleaned_data["code"])
             if not attempt.ok:
-                code_form.add_error(
-                    "code",
-                    retry_message(attempt.locked_until)
-                    if attempt.locked_until
-                    else _("That code didn't work. Check your authenticator app and try again."),
-                )
+                if not attempt.refused:
+                    code_form.add_error("code", wrong_code_message())
+                if attempt.locked_until:
+                    code_form.add_error("code", retry_message(attempt.locked_until))
                 return self.render_to_response(self.get_context_data(form=form, code_form=code_form))
         session.mark_password(request.session)
         return redirect(safe_next_url(request))

@@ -23,6 +23,10 @@ from ..policy import requirement_for
 from .base import mfa_view, safe_next_url, with_next
 
 
+def wrong_code_message() -> str:
+    return _("That code didn't work. Check your authenticator app and try again.")
+
+
 def retry_message(locked_until) -> str:
     seconds = max(1, math.ceil((locked_until - timezone.now()).total_seconds()))
     if seconds < 120:
@@ -57,8 +61,12 @@ class PendingView(View):
         context["next"] = safe_next_url(self.request)
         return context
 
-    def form_invalid_with(self, form, message):
-        form.add_error(None, message)
+    def attempt_failed(self, form, attempt, wrong_message):
+        """Explain a failed attempt: wrong (and maybe now throttled), or refused while throttled."""
+        if not attempt.refused:
+            form.add_error(None, wrong_message)
+        if attempt.locked_until:
+            form.add_error(None, retry_message(attempt.locked_until))
         return self.form_invalid(form)
 
 
@@ -82,10 +90,8 @@ class VerifyView(PendingView, FormView):
         attempt = flows.verify_authenticator(self.request, form.cleaned_data["code"])
         if attempt.ok:
             return redirect(safe_next_url(self.request))
-        if attempt.locked_until:
-            return self.form_invalid_with(form, retry_message(attempt.locked_until))
         # The same words for a wrong and a replayed code (SECURITY decision 4).
-        return self.form_invalid_with(form, _("That code didn't work. Check your authenticator app and try again."))
+        return self.attempt_failed(form, attempt, wrong_code_message())
 
 
 @mfa_view
@@ -99,10 +105,8 @@ class RecoveryView(PendingView, FormView):
         attempt = flows.use_recovery_code(self.request, form.cleaned_data["code"])
         if attempt.ok:
             return redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
-        if attempt.locked_until:
-            return self.form_invalid_with(form, retry_message(attempt.locked_until))
-        return self.form_invalid_with(
-            form, _("That recovery code didn't work. Check it and try again, or contact your administrator.")
+        return self.attempt_failed(
+            form, attempt, _("That recovery code didn't work. Check it and try again, or contact your administrator.")
         )
 
 
