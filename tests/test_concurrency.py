@@ -1,0 +1,86 @@
+"""
+Races, proven on PostgreSQL with real threads and real transactions (SEC-06, SEC-18, SEC-50): N browsers
+submitting the same code at the same moment get exactly one success.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+from conftest import enroll_user, join, make_company, make_user, password_login
+from django.db import connection
+from django.test import Client
+
+from wagtail_company_mfa.models import RecoveryCodeDevice
+
+pytestmark = [
+    pytest.mark.postgres,
+    # serialized_rollback puts back the rows Wagtail's migrations made (groups, root page) for later tests.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are only real on PostgreSQL"),
+]
+
+BROWSERS = 8
+
+
+def race(clients, url, data) -> list[int]:
+    """POST ``data`` to ``url`` from every client at once; return the status codes."""
+    barrier = threading.Barrier(len(clients))
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def submit(client):
+        try:
+            barrier.wait()
+            response = client.post(url, data)
+            with lock:
+                results.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == len(clients)
+    return results
+
+
+@pytest.fixture
+def racing_user(db):
+    user = make_user("racer")
+    join(user, make_company("Race Co", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1)))
+    phone, codes = enroll_user(user)
+    user.phone, user.recovery_codes = phone, codes
+    return user
+
+
+def logged_in_browsers(user, count=BROWSERS):
+    browsers = []
+    for _ in range(count):
+        browser = Client()
+        password_login(browser, user)
+        browsers.append(browser)
+    return browsers
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_totp_code_verifies_one_session(racing_user, round_):
+    browsers = logged_in_browsers(racing_user)
+    results = race(browsers, "/admin/company-mfa/verify/", {"code": racing_user.phone.code()})
+    assert sorted(results) == [200] * (BROWSERS - 1) + [302]
+    verified = [b for b in browsers if b.get("/admin/").status_code == 200]
+    assert len(verified) == 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_recovery_code_is_spent_once(racing_user, round_):
+    browsers = logged_in_browsers(racing_user)
+    results = race(browsers, "/admin/company-mfa/verify/recovery-code/", {"code": racing_user.recovery_codes[0]})
+    assert sorted(results) == [200] * (BROWSERS - 1) + [302]
+    device = RecoveryCodeDevice.objects.get(user=racing_user)
+    assert device.codes.filter(used_at__isnull=False).count() == 1
+    assert device.unused_count == 1  # exactly one replacement was issued
