@@ -96,3 +96,23 @@ def test_checks_are_registered_with_django():
     registered = checks.registry.registry.get_checks()
     for check in mfa_checks.ALL_CHECKS:
         assert check in registered
+
+
+def test_cookie_sessions_are_refused(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    assert ids(mfa_checks.check_sessions()) == ["wagtail_company_mfa.E008"]
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    assert mfa_checks.check_sessions() == []
+
+
+def test_missing_encryption_key_warns_outside_debug(settings):  # SEC-43
+    settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = None
+    settings.DEBUG = False
+    messages = mfa_checks.check_encryption_keys()
+    assert ids(messages) == ["wagtail_company_mfa.W001"]
+    assert messages[0].level == checks.WARNING
+    settings.DEBUG = True
+    assert mfa_checks.check_encryption_keys() == []
+    settings.DEBUG = False
+    settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["x" * 44]
+    assert mfa_checks.check_encryption_keys() == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags
+from django.core.checks import Error, Tags, Warning
 from django.utils.module_loading import import_string
 
 MIDDLEWARE_PATH = "wagtail_company_mfa.middleware.CompanyMFAMiddleware"
@@ -22,6 +22,8 @@ E004_OTP_BEFORE_AUTH = "wagtail_company_mfa.E004"
 E005_DJANGO_OTP_NOT_INSTALLED = "wagtail_company_mfa.E005"
 E006_USE_TZ_OFF = "wagtail_company_mfa.E006"
 E007_BAD_SETTING = "wagtail_company_mfa.E007"
+E008_COOKIE_SESSIONS = "wagtail_company_mfa.E008"
+W001_NO_ENCRYPTION_KEY = "wagtail_company_mfa.W001"
 
 
 def _middleware_index(middleware: list[str], target: str) -> int | None:
@@ -154,4 +156,47 @@ def check_settings(app_configs=None, **kwargs):
 check_settings.tags = (Tags.security,)
 
 
-ALL_CHECKS = (check_middleware, check_installed_apps, check_time_zone_support, check_settings)
+def check_sessions(app_configs=None, **kwargs):
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.signed_cookies":
+        return [
+            Error(
+                "Signed-cookie sessions keep session data in the browser, where a reset or sign-out elsewhere "
+                "cannot reach it and half-finished MFA steps could be replayed.",
+                hint="Use a server-side SESSION_ENGINE: db (the default), cache or cached_db.",
+                id=E008_COOKIE_SESSIONS,
+            )
+        ]
+    return []
+
+
+check_sessions.tags = (Tags.security,)
+
+
+def check_encryption_keys(app_configs=None, **kwargs):
+    from .conf import mfa_settings
+
+    if mfa_settings.ENCRYPTION_KEYS or settings.DEBUG:
+        return []
+    return [
+        Warning(
+            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS is not set, so TOTP secrets are encrypted with a key derived from "
+            "SECRET_KEY: rotating SECRET_KEY would lock every enrolled user out.",
+            hint='Generate a key with `python -c "from wagtail_company_mfa.crypto import generate_key; '
+            'print(generate_key())"`, set WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [key] from your secrets store, '
+            "then run `manage.py mfa_rotate_keys`.",
+            id=W001_NO_ENCRYPTION_KEY,
+        )
+    ]
+
+
+check_encryption_keys.tags = (Tags.security,)
+
+
+ALL_CHECKS = (
+    check_middleware,
+    check_installed_apps,
+    check_time_zone_support,
+    check_settings,
+    check_sessions,
+    check_encryption_keys,
+)

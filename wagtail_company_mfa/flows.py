@@ -123,8 +123,15 @@ def _attempt(request, device, token) -> Attempt:
     failures = device.throttling_failure_count
     if failures >= THROTTLE_LOG_THRESHOLD:
         _audit(user, ACTION_THROTTLED, request=request, device=device.model_label(), failure_count=failures)
-        _send(signals.mfa_throttled, user, request, device=device, failure_count=failures,
-              locked_until=locked_until)
+        _send(
+            signals.mfa_throttled,
+            user,
+            request,
+            device=device,
+            failure_count=failures,
+            locked_until=locked_until,
+            first=failures == THROTTLE_LOG_THRESHOLD,
+        )
     if locked_until is not None and locked_until - timezone.now() < NOTABLE_WAIT:
         locked_until = None
     return Attempt(ok=False, device=device, locked_until=locked_until)

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.signals import user_logged_in
 
-from . import session
+from . import emails, session, signals
 
 
 def remember_password_step(sender, request, user, **kwargs):
@@ -14,5 +14,24 @@ def remember_password_step(sender, request, user, **kwargs):
         session.mark_password(request.session)
 
 
+# Out-of-band notifications (SEC-27). Each is an ordinary receiver, so a site can disconnect it and send its own.
+
+
+def email_enrolled(sender, user, replaced=False, **kwargs):
+    emails.send(user, "enrolled", {"replaced": replaced})
+
+
+def email_recovery_code_used(sender, user, **kwargs):
+    emails.send(user, "recovery_code_used")
+
+
+def email_throttled(sender, user, failure_count, first=False, **kwargs):
+    if first:  # once per run of wrong codes, not for every further failure
+        emails.send(user, "throttled", {"failure_count": failure_count})
+
+
 def connect():
     user_logged_in.connect(remember_password_step, dispatch_uid="wagtail_company_mfa.remember_password_step")
+    signals.mfa_enrolled.connect(email_enrolled, dispatch_uid="wagtail_company_mfa.email_enrolled")
+    signals.recovery_code_used.connect(email_recovery_code_used, dispatch_uid="wagtail_company_mfa.email_recovery")
+    signals.mfa_throttled.connect(email_throttled, dispatch_uid="wagtail_company_mfa.email_throttled")

@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from wagtail_company_mfa import crypto
+from wagtail_company_mfa.models import AuthenticatorDevice
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored TOTP secret with the first key in WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS. "
+        "Run it after putting a new key first; then the old keys can be removed."
+    )
+
+    def handle(self, *args, **options):
+        rotated = failed = 0
+        for pk in AuthenticatorDevice.objects.values_list("pk", flat=True).iterator():
+            with transaction.atomic():
+                device = AuthenticatorDevice.objects.select_for_update().filter(pk=pk).first()
+                if device is None:
+                    continue
+                try:
+                    device.encrypted_key = crypto.rotate(device.encrypted_key)
+                except crypto.InvalidToken:
+                    failed += 1
+                    self.stderr.write(f"Authenticator #{pk} cannot be decrypted with any configured key.")
+                    continue
+                device.save(update_fields=["encrypted_key"])
+                rotated += 1
+        self.stdout.write(f"Re-encrypted {rotated} authenticator secret(s).")
+        if failed:
+            self.stderr.write(
+                f"{failed} secret(s) could not be decrypted: put the key they were encrypted with back into "
+                "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS and run this again."
+            )
