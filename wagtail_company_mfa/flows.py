@@ -145,7 +145,9 @@ def complete_verification(request, device) -> None:
     CSRF token are rotated here: the privilege of the session changes (SEC-30).
     """
     django_otp.login(request, device)
+    old_key = request.session.session_key
     request.session.cycle_key()
+    session.retrack(request, old_key)
     rotate_token(request)
     session.mark_mfa(request.session)
 

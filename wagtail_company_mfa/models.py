@@ -96,6 +96,12 @@ class Company(models.Model):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         ordering = ["name"]
+        permissions = [
+            (
+                "manage_all_companies",
+                _("Can manage every company's MFA policy, members and resets"),
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(new_member_grace_days__lte=MAX_GRACE_DAYS),
@@ -348,3 +354,21 @@ class RecoveryCode(models.Model):
         if updated:
             self.used_at = now
         return bool(updated)
+
+
+class UserSession(models.Model):
+    """
+    A session a user signed in with, so that a security change can end the user's other sessions on every
+    app server (SEC-36). Written at sign-in and when the session key rotates; never read per request.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("signed-in session")
+        verbose_name_plural = _("signed-in sessions")
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,6 +1,6 @@
 """Signal receivers, connected in ``AppConfig.ready()``."""
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 
 from . import emails, session, signals
 
@@ -12,6 +12,14 @@ def remember_password_step(sender, request, user, **kwargs):
     """
     if request is not None and hasattr(request, "session"):
         session.mark_password(request.session)
+        if request.session.session_key is None:
+            request.session.save()
+        session.track(request)
+
+
+def forget_session(sender, request, user, **kwargs):
+    if request is not None and hasattr(request, "session"):
+        session.forget(request.session.session_key)
 
 
 # Out-of-band notifications (SEC-27). Each is an ordinary receiver, so a site can disconnect it and send its own.
@@ -32,6 +40,7 @@ def email_throttled(sender, user, failure_count, first=False, **kwargs):
 
 def connect():
     user_logged_in.connect(remember_password_step, dispatch_uid="wagtail_company_mfa.remember_password_step")
+    user_logged_out.connect(forget_session, dispatch_uid="wagtail_company_mfa.forget_session")
     signals.mfa_enrolled.connect(email_enrolled, dispatch_uid="wagtail_company_mfa.email_enrolled")
     signals.recovery_code_used.connect(email_recovery_code_used, dispatch_uid="wagtail_company_mfa.email_recovery")
     signals.mfa_throttled.connect(email_throttled, dispatch_uid="wagtail_company_mfa.email_throttled")

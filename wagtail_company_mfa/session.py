@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import time
 
+from importlib import import_module
+
+from django.conf import settings
+from django.utils import timezone
+
 from . import crypto
 from .conf import mfa_settings
 
@@ -106,3 +111,51 @@ def has_unsaved_codes(session) -> bool:
 
 def clear_unsaved_codes(session) -> None:
     session.pop(UNSAVED_CODES, None)
+
+
+# Which sessions a user has, so they can be ended (SEC-36) -------------------------------------------------------
+
+
+def track(request) -> None:
+    """Remember the current session as one of the signed-in user's sessions."""
+    from .models import UserSession
+
+    key = request.session.session_key
+    if not key or not getattr(request.user, "pk", None):
+        return
+    UserSession.objects.update_or_create(session_key=key, defaults={"user_id": request.user.pk})
+    # Forget sessions that have expired anyway, so the table stays as small as the set of live sessions.
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    UserSession.objects.filter(user_id=request.user.pk, created_at__lt=cutoff).delete()
+
+
+def retrack(request, old_key: str | None) -> None:
+    """Follow the session to its new key after ``cycle_key()``."""
+    from .models import UserSession
+
+    new_key = request.session.session_key
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
+def forget(session_key: str | None) -> None:
+    from .models import UserSession
+
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
+
+
+def end_sessions(user, *, keep: str | None = None) -> int:
+    """
+    End every session of ``user`` except the one with key ``keep``, whatever app server holds it: the session
+    data is deleted from the session store, so its next request is anonymous. Returns how many were ended.
+    """
+    from .models import UserSession
+
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    for row in UserSession.objects.filter(user_id=user.pk).exclude(session_key=keep or ""):
+        store_class(session_key=row.session_key).delete()
+        row.delete()
+        ended += 1
+    return ended
