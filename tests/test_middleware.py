@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import make_user, password_login
 from django.contrib.auth.models import AnonymousUser
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from wagtail_company_mfa import middleware as mfa_middleware
 from wagtail_company_mfa.middleware import CompanyMFAMiddleware
@@ -32,8 +32,6 @@ GATED_URLS = [
     "/django-admin/",
     "/django-admin/auth/user/",
     "/django-admin/login/",
-    "/",  # Wagtail's page serving: public and private pages alike
-    "/documents/1/private.pdf",
 ]
 
 ALLOWED_URLS = [
@@ -98,6 +96,86 @@ def test_allow_list_is_reachable(pending_client, url):
         assert not response.url.startswith(pending_client.mfa_target), url
     else:
         assert response.status_code in (200, 404), url  # 404: static files are not collected in tests
+
+
+@pytest.fixture
+def private_page(db):
+    """A page only signed-in users may see (Wagtail's "private, accessible to logged-in users")."""
+    from wagtail.models import Page, PageViewRestriction
+
+    home = Page.objects.get(depth=2)
+    page = home.add_child(instance=Page(title="Members only", slug="members-only"))
+    PageViewRestriction.objects.create(page=page, restriction_type=PageViewRestriction.LOGIN)
+    return page
+
+
+@pytest.fixture
+def private_document(db):
+    from django.core.files.base import ContentFile
+    from wagtail.documents.models import Document
+    from wagtail.models import Collection, CollectionViewRestriction
+
+    collection = Collection.get_first_root_node().add_child(name="Contracts")
+    CollectionViewRestriction.objects.create(
+        collection=collection, restriction_type=CollectionViewRestriction.LOGIN
+    )
+    document = Document(title="Contract", collection=collection)
+    document.file.save("contract.txt", ContentFile(b"confidential terms"))
+    return document
+
+
+def test_private_pages_are_refused(pending_client, private_page):
+    response = pending_client.get(private_page.url)
+    assert response.status_code == 302
+    assert response.url.startswith(pending_client.mfa_target)
+    assert b"Members only" not in response.content
+
+
+def test_private_documents_are_refused(pending_client, private_document):
+    response = pending_client.get(private_document.url)
+    assert response.status_code == 302
+    assert response.url.startswith(pending_client.mfa_target)
+    assert b"confidential" not in b"".join(getattr(response, "streaming_content", [response.content]))
+
+
+def test_private_page_is_served_after_verification(verified_client, private_page):
+    assert verified_client.get(private_page.url).status_code == 200
+
+
+def test_pages_that_never_look_at_the_user_are_served_as_to_anyone(pending_client, client):
+    # The lazy gate: a public page reads neither request.user nor the session, so it is the same page an
+    # anonymous visitor gets; the password-only session gains nothing by seeing it (SEC-28).
+    response = pending_client.get("/")
+    assert response.status_code == 200
+    assert response.content == Client().get("/").content
+
+
+def test_views_see_an_anonymous_user_while_pending(pending_client):  # SEC-28
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpResponse
+    from django_otp.middleware import OTPMiddleware
+
+    seen = {}
+
+    def view(request):
+        seen["anonymous"] = request.user.is_anonymous
+        return HttpResponse("members' secrets")
+
+    def call_view(request):
+        gate.process_view(request, view, (), {})
+        return view(request)
+
+    gate = CompanyMFAMiddleware(call_view)
+    request = RequestFactory().get("/some/members/view/")
+    request.session = SessionStore(pending_client.session.session_key)
+    request.resolver_match = None
+
+    response = AuthenticationMiddleware(OTPMiddleware(gate))(request)
+
+    assert seen["anonymous"] is True
+    assert response.status_code == 302
+    assert response.url.startswith(pending_client.mfa_target)
 
 
 def test_logout_is_reachable(pending_client):

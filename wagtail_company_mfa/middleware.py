@@ -2,26 +2,30 @@
 The gate: a password-only session of a user who must use MFA reaches nothing but the allow-list (SPEC §4,
 SEC-28).
 
-Place it right after ``django_otp.middleware.OTPMiddleware``. It decides in ``process_view``, where the URL is
+Place it right after ``django_otp.middleware.OTPMiddleware``. It acts in ``process_view``, where the URL is
 already resolved, so the allow-list is by URL name and costs no extra ``resolve()``. A verified session
-passes on ``request.user.is_verified()``, which OTPMiddleware has already worked out: this middleware adds no
-query to it. Only an authenticated, unverified session costs queries (whether the user has an authenticator,
-and what their companies require), so a policy change or a reset applies on the very next request on every
-app server (SEC-36, SEC-37).
+passes on ``request.user.is_verified()``, which OTPMiddleware works out (its device lookup is also what makes
+a reset or a removed device count on the very next request, on every app server: SEC-36); this middleware
+adds no query to it. Only an authenticated, unverified session costs queries (whether the user has an
+authenticator, and what their companies require), so a policy change applies on the next request (SEC-37).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from urllib.parse import urlencode
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.messages import add_message, constants
+from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext_lazy
 
 from . import flows, session
 from .conf import mfa_settings
@@ -50,6 +54,19 @@ ENROLL = "enroll"
 SAVE_CODES = "save_codes"
 EXPIRED = "expired"
 
+#: Where each pending action is done.
+MFA_PAGES = {
+    VERIFY: "wagtail_company_mfa:verify",
+    ENROLL: "wagtail_company_mfa:required",
+    SAVE_CODES: "wagtail_company_mfa:save_codes",
+}
+MESSAGES = {
+    VERIFY: gettext_lazy("Enter the code from your authenticator app to continue."),
+    ENROLL: gettext_lazy("Set up two-factor authentication to continue."),
+    SAVE_CODES: gettext_lazy("Confirm that you have saved your recovery code to continue."),
+    EXPIRED: gettext_lazy("Your sign-in has expired. Please sign in again."),
+}
+
 
 def _static_prefixes() -> tuple[str, ...]:
     return tuple(
@@ -67,13 +84,28 @@ def wants_json(request) -> bool:
 
 
 class CompanyMFAMiddleware:
-    """Deny by default until the second factor is done, for every user who must use one."""
+    """
+    Deny by default until the second factor is done, for every user who must use one.
+
+    The gate is lazy: ``process_view`` only wraps ``request.user``. The first time anything reads it (the
+    view, a decorator, a template), the session is checked; if it still owes a second factor, the reader gets
+    an ``AnonymousUser`` (SEC-28: "behaves as for an anonymous user") and the middleware replaces whatever
+    the view answered with a redirect to the MFA page (or a 403 JSON body). A view that never looks at the
+    user serves the same page to everyone, so it costs nothing to leave it alone.
+    """
+
+    #: Where the gate notes that this request was refused, so the response can be replaced.
+    PENDING_ATTRIBUTE = "_wagtail_company_mfa_pending"
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        action = getattr(request, self.PENDING_ATTRIBUTE, None)
+        if action is None:
+            return response
+        return self.deny(request, action)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if self._is_allow_listed(request):
@@ -81,8 +113,18 @@ class CompanyMFAMiddleware:
         if mfa_settings.ENFORCE == "admin" and not request.path.startswith(reverse("wagtailadmin_home")):
             return None
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        if user is None:
             return None
+        request.user = SimpleLazyObject(functools.partial(self._gate, request, user))
+        auser = getattr(request, "auser", None)
+        if auser is not None:
+            request.auser = functools.partial(self._agate, request, auser)
+        return None
+
+    def _gate(self, request, user):
+        """``user`` if the session may act as them, else an anonymous user (and a note for the response)."""
+        if not user.is_authenticated:
+            return user
         try:
             action = self.pending_action(request, user)
         except Exception:
@@ -90,14 +132,22 @@ class CompanyMFAMiddleware:
             logger.exception("wagtail-company-mfa could not decide on a request; treating it as unverified.")
             action = EXPIRED
         if action is None:
-            return None
-        return self.deny(request, action)
+            return user
+        setattr(request, self.PENDING_ATTRIBUTE, action)
+        return AnonymousUser()
+
+    async def _agate(self, request, auser):
+        return await sync_to_async(self._gate)(request, await auser())
 
     def _is_allow_listed(self, request) -> bool:
         match = request.resolver_match
         if match is not None:
             name = match.view_name
-            if name in ALLOWED_URL_NAMES or name in PENDING_URL_NAMES or name in mfa_settings.ALLOWED_URL_NAMES:
+            if (
+                name in ALLOWED_URL_NAMES
+                or name in PENDING_URL_NAMES
+                or name in mfa_settings.ALLOWED_URL_NAMES
+            ):
                 return True
         prefixes = _static_prefixes()
         return bool(prefixes) and request.path_info.startswith(prefixes)
@@ -119,30 +169,25 @@ class CompanyMFAMiddleware:
         return action
 
     def deny(self, request, action: str):
+        """The answer for a request refused by the gate: a redirect to the MFA page, or 403 JSON."""
         if action == EXPIRED:
             # SEC-29, SEC-31: the half-logged-in state ends; the whole session goes with it.
             logout(request)
-            message = _("Your sign-in has expired. Please sign in again.")
             url = reverse("wagtailadmin_login")
-            if not wants_json(request):
-                add_message(request, constants.WARNING, message, fail_silently=True)
         else:
-            url = reverse(
-                {
-                    VERIFY: "wagtail_company_mfa:verify",
-                    ENROLL: "wagtail_company_mfa:required",
-                    SAVE_CODES: "wagtail_company_mfa:save_codes",
-                }[action]
-            )
-            message = {
-                VERIFY: _("Enter the code from your authenticator app to continue."),
-                ENROLL: _("Set up two-factor authentication to continue."),
-                SAVE_CODES: _("Confirm that you have saved your recovery code to continue."),
-            }[action]
+            url = reverse(MFA_PAGES[action])
+        message = str(MESSAGES[action])
         if wants_json(request):
             return JsonResponse(
                 {"error": f"mfa_{action}_required", "detail": message, "location": url}, status=403
             )
         if request.method in ("GET", "HEAD") and action != EXPIRED:
             url = f"{url}?{urlencode({'next': request.get_full_path()})}"
-        return redirect(url)
+        response = redirect(url)
+        if action == EXPIRED and hasattr(request, "_messages"):
+            # MessageMiddleware sits inside this one, so it has already stored this request's messages:
+            # store the new one on the response ourselves.
+            storage = messages.get_messages(request)
+            storage.add(messages.WARNING, message)
+            storage.update(response)
+        return response
