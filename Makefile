@@ -61,7 +61,7 @@ $(VENV)/.installed-tox: pyproject.toml | $(PY)
 
 # Tasks -----------------------------------------------------------------------------------------------------
 
-sandbox: sandbox-seed ## Run the demo site at http://$(SANDBOX_ADDR)/admin/ (creates, migrates and seeds it)
+sandbox: sandbox-seed ## Serve the demo site at http://127.0.0.1:8000/admin/ (creates, migrates and seeds it first)
 	$(MANAGE) runserver $(SANDBOX_ADDR)
 
 sandbox-seed: $(VENV)/.installed-sandbox ## Migrate the demo database and (re)seed the demo accounts
@@ -69,7 +69,7 @@ sandbox-seed: $(VENV)/.installed-sandbox ## Migrate the demo database and (re)se
 	$(MANAGE) seed_demo
 
 demo-code: $(VENV)/.installed-sandbox ## Print erin's current authenticator code (the sandbox's enrolled user)
-	@$(PY) -c "import base64, time; from cryptography.hazmat.primitives.hashes import SHA1; from cryptography.hazmat.primitives.twofactor.totp import TOTP; print(TOTP(base64.b32decode('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'), 6, SHA1(), 30).generate(time.time()).decode())"
+	@$(PY) -c "import base64, time; from cryptography.hazmat.primitives.hashes import SHA1; from cryptography.hazmat.primitives.twofactor.totp import TOTP; print(TOTP(base64.b32decode('JBSWY3DPEHPK3PXP'), 6, SHA1(), 30, enforce_key_length=False).generate(time.time()).decode())"
 
 test: $(VENV)/.installed-test ## Run the test suite (SQLite; PostgreSQL with DATABASE_URL=postgres://...)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -90,7 +90,7 @@ tox: $(VENV)/.installed-tox ## Run the tox matrix (TOX_ENVS=py313-django61-wagta
 
 clean: ## Remove build output, caches and the docs build (keeps .venv, .tox and the sandbox database)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .coverage htmlcov docs/_build test-results
-	find . -path ./$(VENV) -prune -o -path ./.tox -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
+	find . -path ./$(VENV) -prune -o -path ./.tox -prune -o -name __pycache__ -type d -print0 | xargs -0 -r rm -rf
 
 distclean: clean ## Also remove .venv, .tox and the sandbox's database and media
 	rm -rf $(VENV) .tox sandbox/db.sqlite3 sandbox/media sandbox/static

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Django's command-line utility for the wagtail-company-mfa sandbox (a demo site, not part of the package)."""
+"""Django's command-line utility for the wagtail-company-mfa sandbox (a demo site, not the package)."""
 
 import os
 import sys

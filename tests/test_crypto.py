@@ -78,3 +78,15 @@ def test_without_configured_keys_a_key_is_derived_from_secret_key(settings):
     settings.SECRET_KEY = "changed"
     with pytest.raises(crypto.InvalidToken):
         crypto.decrypt(token)
+
+
+def test_secrets_stored_before_keys_were_configured_can_be_rotated_onto_them(user, settings, capsys):
+    settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = None  # a site that enrolled users before setting keys
+    phone, _codes = enroll_user(user)
+    settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [crypto.generate_key()]
+    assert AuthenticatorDevice.objects.get(user=user).bin_key == phone.key  # still readable
+
+    call_command("mfa_rotate_keys")
+
+    settings.SECRET_KEY = "rotated-after-the-move"
+    assert AuthenticatorDevice.objects.get(user=user).bin_key == phone.key

@@ -154,5 +154,30 @@ class MFASettings:
         """
         return int(self._get("SETUP_TIMEOUT", 900))
 
+    @property
+    def REMINDER_DAYS(self) -> tuple[int, ...]:
+        """
+        How many days before a member's deadline ``manage.py mfa_send_reminders`` emails a reminder to a
+        member who has not enrolled yet, largest first. Default: ``[14, 3, 1]``. An empty list sends no
+        reminders.
+        """
+        value = self._get("REMINDER_DAYS", (14, 3, 1))
+        try:
+            days = sorted({int(day) for day in value}, reverse=True)
+        except (TypeError, ValueError) as exc:
+            raise ImproperlyConfigured(f"{PREFIX}REMINDER_DAYS must be a list of whole numbers of days.") from exc
+        if any(day < 1 for day in days):
+            raise ImproperlyConfigured(f"{PREFIX}REMINDER_DAYS must contain only numbers of at least 1.")
+        return tuple(days)
+
+    @property
+    def POLICY_NOTICE_SEND_LIMIT(self) -> int:
+        """
+        How many policy-notice emails are sent straight away when a company turns Require MFA on with a date
+        or moves the date; the rest go out with the next run of ``manage.py mfa_send_reminders``. Default:
+        ``100``. ``0`` leaves them all to the command.
+        """
+        return max(0, int(self._get("POLICY_NOTICE_SEND_LIMIT", 100)))
+
 
 mfa_settings = MFASettings()

@@ -43,7 +43,9 @@ def _derived_key() -> bytes:
 def _fernet() -> MultiFernet:
     keys = mfa_settings.ENCRYPTION_KEYS
     try:
-        fernets = [Fernet(key) for key in keys] if keys else [Fernet(_derived_key())]
+        # The derived key always comes last: it encrypts nothing once keys are configured, but it still reads
+        # the secrets stored before they were, so `mfa_rotate_keys` can move those onto the configured key.
+        fernets = [*(Fernet(key) for key in keys), Fernet(_derived_key())]
     except (ValueError, TypeError) as exc:
         raise ImproperlyConfigured(
             "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS must be a list of Fernet keys "

@@ -244,4 +244,316 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
     session.clear_pending_key(request.session)
     complete_verification(request, device)
     session.set_unsaved_codes(request.session, user, codes, reason="enrolled")
+    # SEC-36: a new (or replaced) authenticator ends every other session of the user.
+    session.end_sessions(user, keep=request.session.session_key)
     return device
+
+
+# Self-service changes from the Security tab (issue 4) -------------------------------------------------------
+
+
+class MFAChangeRefused(Exception):
+    """A self-service change that the user's situation does not allow. Nothing was changed."""
+
+
+class NotEnrolled(MFAChangeRefused):
+    def __init__(self):
+        super().__init__("This user has no authenticator app: there is nothing to change.")
+
+
+class MFAStillRequired(MFAChangeRefused):
+    """MFA cannot be turned off: a company (or the superuser rule) requires it now."""
+
+    def __init__(self, requirement):
+        self.requirement = requirement
+        names = ", ".join(company.company_name for company in requirement.companies)
+        reason = f"required by {names}" if names else "required of every superuser on this site"
+        super().__init__(f"Two-factor authentication cannot be turned off: it is {reason}.")
+
+
+def end_other_sessions(request) -> int:
+    """End every session of the signed-in user except this one, on every app server (SEC-36)."""
+    return session.end_sessions(request.user, keep=request.session.session_key)
+
+
+def regenerate_recovery_codes(request) -> list[str]:
+    """
+    Replace the user's recovery code(s) with new ones; every earlier code stops working in the same
+    transaction (SEC-21). The new codes wait in the session for "I have safely recorded this code", as after
+    enrollment, and the user's other sessions are ended.
+    """
+    user = request.user
+    if not is_enrolled(user):
+        raise NotEnrolled()
+    with transaction.atomic():
+        codes = issue_recovery_codes(user)
+        _audit(user, ACTION_RECOVERY_REGENERATED, request=request, count=len(codes))
+        _send(signals.recovery_codes_regenerated, user, request)
+    session.set_unsaved_codes(request.session, user, codes, reason="regenerated")
+    end_other_sessions(request)
+    return codes
+
+
+def disable_mfa(request) -> None:
+    """
+    Turn two-factor authentication off for the signed-in user: their authenticator app and recovery codes
+    are removed in one transaction, and their other sessions are ended (SEC-36). Refused with
+    :class:`MFAStillRequired` while any company (or the superuser rule) requires MFA of them now; an upcoming
+    deadline does not prevent it.
+    """
+    from .policy import requirement_for
+
+    user = request.user
+    with transaction.atomic():
+        requirement = requirement_for(user)
+        if requirement.is_required:
+            raise MFAStillRequired(requirement)
+        removed = AuthenticatorDevice.objects.filter(user_id=user.pk).delete()[0]
+        removed += RecoveryCodeDevice.objects.filter(user_id=user.pk).delete()[0]
+        if not removed:
+            raise NotEnrolled()
+        _audit(user, ACTION_DISABLED, request=request)
+        _send(signals.mfa_disabled, user, request)
+    request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+    session.clear_unsaved_codes(request.session)
+    session.clear_pending_key(request.session)
+    end_other_sessions(request)
+
+
+# Company administration (issue 5): policy, members, admin reset ---------------------------------------------
+
+ACTION_POLICY_CHANGED = "wagtail_company_mfa.policy_changed"
+ACTION_MEMBER_ADDED = "wagtail_company_mfa.member_added"
+ACTION_MEMBER_REMOVED = "wagtail_company_mfa.member_removed"
+ACTION_MEMBER_ROLE_CHANGED = "wagtail_company_mfa.member_role_changed"
+#: Logged against the company when one of its members' MFA is reset (``ACTION_RESET`` goes on the member).
+ACTION_MEMBER_RESET = "wagtail_company_mfa.member_reset"
+
+#: The company fields that make up its MFA policy, in the order they are reported.
+POLICY_FIELDS = ("require_mfa", "enforcement_date", "time_zone", "new_member_grace_days")
+
+
+def policy_values(company) -> dict:
+    return {name: getattr(company, name) for name in POLICY_FIELDS}
+
+
+def _log_value(value):
+    """A policy value as it is stored in the audit log (JSON): dates as ISO 8601 strings."""
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _audit_company(company, action: str, *, actor, request=None, uuid=None, **data) -> None:
+    actor = _unwrap(actor) if actor is not None else None
+    log(company, action, user=actor, uuid=uuid, data={**client_details(request), **data})
+
+
+def _send_company(signal, company, **kwargs) -> None:
+    transaction.on_commit(lambda: signal.send(sender=type(company), company=company, **kwargs))
+
+
+def save_company(company, *, actor, request=None, save=None) -> dict:
+    """
+    Save ``company`` (new or edited) and record any change to its MFA policy (SPEC §3.7, SEC-39, SEC-45).
+
+    ``save`` does the saving (default: ``company.save``); the admin passes Wagtail's own, which also writes
+    the ``wagtail.create``/``wagtail.edit`` entry. The previous policy is read from the database with the row
+    locked, so two administrators saving at once each see the other's result. When the policy changed, an
+    audit entry with the old and new values goes on the company and, once committed,
+    :data:`~wagtail_company_mfa.signals.policy_changed` is sent (the member notices listen to it).
+
+    Returns the changes as ``{field: (old, new)}``; a new company counts as changed from "MFA off, no date,
+    no grace days".
+    """
+    with transaction.atomic():
+        if company.pk is None:
+            previous = {
+                "require_mfa": False,
+                "enforcement_date": None,
+                "time_zone": company.time_zone,
+                "new_member_grace_days": 0,
+            }
+        else:
+            previous = policy_values(type(company).objects.select_for_update().get(pk=company.pk))
+        (save or company.save)()
+        current = policy_values(company)
+        changes = {name: (previous[name], current[name]) for name in POLICY_FIELDS if previous[name] != current[name]}
+        if changes:
+            _audit_company(
+                company,
+                ACTION_POLICY_CHANGED,
+                actor=actor,
+                request=request,
+                changes={name: {"old": _log_value(old), "new": _log_value(new)} for name, (old, new) in changes.items()},
+                policy={name: _log_value(value) for name, value in current.items()},
+            )
+            _send_company(signals.policy_changed, company, changes=changes, actor=actor, request=request)
+    return changes
+
+
+class MembershipExists(Exception):
+    """The person is already an active member of the company; nothing was changed."""
+
+
+def _member_data(user) -> dict:
+    from .permissions import display_name
+
+    return {"member_id": user.pk, "member": display_name(user)}
+
+
+def add_member(company, user, *, role, actor, request=None):
+    """
+    Make ``user`` an active member of ``company`` with ``role``: a new membership, or a former member's
+    reactivated (their grace period restarts, SPEC §2). Raises :class:`MembershipExists` if they are an
+    active member already.
+    """
+    from .models import CompanyMembership
+
+    with transaction.atomic():
+        membership = (
+            CompanyMembership.objects.select_for_update().filter(company_id=company.pk, user_id=user.pk).first()
+        )
+        if membership is not None and membership.is_active:
+            raise MembershipExists(user)
+        reactivated = membership is not None
+        if reactivated:
+            changes = {"is_active": (False, True), "role": (membership.role, role)}
+            membership.is_active, membership.role = True, role
+            membership.save(update_fields=["is_active", "role"])
+        else:
+            changes = {"is_active": (None, True), "role": (None, role)}
+            membership = CompanyMembership.objects.create(company=company, user=user, role=role)
+        _audit_company(
+            company,
+            ACTION_MEMBER_ADDED,
+            actor=actor,
+            request=request,
+            role=role,
+            reactivated=reactivated,
+            **_member_data(user),
+        )
+        _send_company(
+            signals.membership_changed,
+            company,
+            membership=membership,
+            change="added",
+            changes=changes,
+            actor=actor,
+            request=request,
+        )
+    return membership
+
+
+def change_membership(membership, *, actor, request=None, role=None, is_active=None) -> dict:
+    """
+    Change a member's ``role`` and/or deactivate (remove) or reactivate them. Only those two fields: the
+    company and the person of a membership never change (SEC-41). Returns ``{field: (old, new)}``.
+    """
+    from .models import CompanyMembership
+
+    with transaction.atomic():
+        current = CompanyMembership.objects.select_for_update().select_related("company", "user").get(
+            pk=membership.pk
+        )
+        changes = {}
+        if role is not None and role != current.role:
+            changes["role"] = (current.role, role)
+            current.role = role
+        if is_active is not None and is_active != current.is_active:
+            changes["is_active"] = (current.is_active, is_active)
+            current.is_active = is_active
+        if not changes:
+            return {}
+        current.save(update_fields=list(changes))
+        company, data = current.company, _member_data(current.user)
+        if "is_active" in changes:
+            action = ACTION_MEMBER_ADDED if is_active else ACTION_MEMBER_REMOVED
+            extra = {"role": current.role, "reactivated": True} if is_active else {"role": current.role}
+            _audit_company(company, action, actor=actor, request=request, **extra, **data)
+        if "role" in changes:
+            old, new = changes["role"]
+            _audit_company(
+                company, ACTION_MEMBER_ROLE_CHANGED, actor=actor, request=request, old_role=old, new_role=new, **data
+            )
+        change = (
+            ("added" if is_active else "removed") if "is_active" in changes else "role_changed"
+        )
+        _send_company(
+            signals.membership_changed,
+            company,
+            membership=current,
+            change=change,
+            changes=changes,
+            actor=actor,
+            request=request,
+        )
+    membership.role, membership.is_active, membership.joined_at = current.role, current.is_active, current.joined_at
+    return changes
+
+
+@dataclass
+class ResetResult:
+    """What :func:`reset_mfa` removed."""
+
+    removed_authenticator: bool
+    removed_recovery_codes: bool
+    sessions_ended: int
+
+    @property
+    def removed_anything(self) -> bool:
+        return self.removed_authenticator or self.removed_recovery_codes
+
+
+def reset_mfa(target, *, actor, request=None, company=None, via: str = "admin") -> ResetResult:
+    """
+    An administrator's reset of ``target``'s MFA (SPEC §3.7, SEC-40): in one transaction their authenticator
+    app and recovery codes are deleted and every session of theirs is ended on every app server, which also
+    discards any half-done enrollment (the pending secret lives in the session). A session that escaped the
+    session registry is no longer verified on its next request either: django-otp reloads the device it was
+    verified with, which is gone.
+
+    The audit entry goes on ``target`` (and, with ``company``, one on the company, under the same log
+    UUID), with the actor, company, IP and browser; :data:`~wagtail_company_mfa.signals.mfa_reset` is sent
+    once committed, and its receiver emails ``target`` (SEC-27).
+
+    Who may reset whom is decided by :mod:`wagtail_company_mfa.permissions` before calling this; ``actor`` is
+    ``None`` for ``manage.py mfa_reset`` (``via="command"``). Nobody resets their own MFA here.
+    """
+    import uuid
+
+    target = _unwrap(target)
+    actor = _unwrap(actor) if actor is not None else None
+    if actor is not None and actor.pk == target.pk:
+        raise ValueError("An administrator cannot reset their own MFA; use manage.py mfa_reset.")
+    with transaction.atomic():
+        _count, removed = AuthenticatorDevice.objects.filter(user_id=target.pk).delete()
+        removed_authenticator = removed.get(AuthenticatorDevice._meta.label, 0) > 0
+        _count, removed = RecoveryCodeDevice.objects.filter(user_id=target.pk).delete()
+        removed_recovery_codes = removed.get(RecoveryCodeDevice._meta.label, 0) > 0
+        ended = session.end_sessions(target)
+        result = ResetResult(removed_authenticator, removed_recovery_codes, ended)
+        data = {
+            **client_details(request),
+            "via": via,
+            "company_id": company.pk if company is not None else None,
+            "company": company.name if company is not None else "",
+            "removed_authenticator": removed_authenticator,
+            "removed_recovery_codes": removed_recovery_codes,
+            "sessions_ended": ended,
+        }
+        log_uuid = uuid.uuid4()
+        log(target, ACTION_RESET, user=actor, uuid=log_uuid, data=data)
+        if company is not None:
+            _audit_company(
+                company,
+                ACTION_MEMBER_RESET,
+                actor=actor,
+                request=request,
+                uuid=log_uuid,
+                via=via,
+                removed_authenticator=removed_authenticator,
+                **_member_data(target),
+            )
+        _send(signals.mfa_reset, target, request, actor=actor, company=company)
+    return result

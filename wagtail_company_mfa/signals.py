@@ -26,4 +26,16 @@ recovery_codes_regenerated = Signal()
 mfa_disabled = Signal()
 
 #: An administrator removed the user's MFA. Extra argument: ``actor`` (the administrator, or ``None``).
+#: Also ``company``: the company the reset was done for (``None`` from a superuser or ``manage.py mfa_reset``).
 mfa_reset = Signal()
+
+#: A company's MFA policy changed (sent by the company administration with ``sender`` = ``Company``, not the
+#: user model). Arguments: ``company``, ``changes`` (a dict of field name -> ``(old, new)``), ``actor`` (who
+#: changed it, or ``None``) and ``request`` (may be ``None``).
+policy_changed = Signal()
+
+#: A company's membership changed (sent by the company administration with ``sender`` = ``Company``).
+#: Arguments: ``company``, ``membership`` (the :class:`~wagtail_company_mfa.models.CompanyMembership`),
+#: ``change`` (``"added"``, ``"removed"`` or ``"role_changed"``; a reactivated member counts as added),
+#: ``changes`` (a dict of field name -> ``(old, new)``), ``actor`` and ``request`` (may be ``None``).
+membership_changed = Signal()

@@ -11,6 +11,7 @@ Environment variables:
 from pathlib import Path
 
 import dj_database_url
+import django
 
 #: sandbox/ (where manage.py, db.sqlite3 and media/ live).
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,8 +53,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # wagtail-company-mfa: django-otp marks verified sessions (needs request.user, so after
-    # AuthenticationMiddleware), then the company MFA gate decides (needs is_verified(), so after OTPMiddleware).
+    # wagtail-company-mfa: django-otp marks verified sessions (it needs request.user, so it comes after
+    # AuthenticationMiddleware), then the company MFA gate decides (it needs is_verified(), so it comes after
+    # OTPMiddleware).
     "django_otp.middleware.OTPMiddleware",
     "wagtail_company_mfa.middleware.CompanyMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -109,7 +111,11 @@ MEDIA_ROOT = BASE_DIR / "media"
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # Emails (MFA reminders, reset notices) are printed on the runserver console instead of being sent.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Django 6.1 replaces EMAIL_BACKEND with MAILERS (and warns about the old setting).
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "mfa-sandbox@localhost"
 
 # Wagtail

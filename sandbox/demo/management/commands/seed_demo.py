@@ -34,9 +34,9 @@ from wagtail_company_mfa.policy import Requirement, Status, requirement_for
 PASSWORD = "mfa-demo-2026"
 
 #: erin's authenticator secret. SANDBOX ONLY: it is published here so that testers can compute her codes.
-#: 160 bits, because the package refuses secrets shorter than 128 bits (the well-known 80-bit
-#: ``JBSWY3DPEHPK3PXP`` would be refused); this is that key twice.
-ERIN_SETUP_KEY = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+#: It is the well-known 80-bit demo key; real enrollments always get a fresh 160-bit secret, and enrollment
+#: refuses anything under 128 bits, so only this seed can store a key this short.
+ERIN_SETUP_KEY = "JBSWY3DPEHPK3PXP"
 ERIN_KEY = base64.b32decode(ERIN_SETUP_KEY)
 
 #: A one-liner that prints erin's current code with any Python that has ``cryptography``.
@@ -44,7 +44,8 @@ CODE_ONE_LINER = (
     'python -c "import base64, time; '
     "from cryptography.hazmat.primitives.hashes import SHA1; "
     "from cryptography.hazmat.primitives.twofactor.totp import TOTP; "
-    f"print(TOTP(base64.b32decode('{ERIN_SETUP_KEY}'), 6, SHA1(), 30).generate(time.time()).decode())\""
+    f"print(TOTP(base64.b32decode('{ERIN_SETUP_KEY}'), 6, SHA1(), 30, enforce_key_length=False)"
+    '.generate(time.time()).decode())"'
 )
 
 #: Memberships are back-dated this far, so that they all predate every enforcement date and no grace applies.
@@ -206,7 +207,9 @@ class Command(BaseCommand):
             user = User(username=spec.username, **values)
             user.set_password(PASSWORD)
             user.save()
+            user.groups.set([editors])
             self.changes.append(f"user {spec.username!r}: created")
+            return user
         else:
             self._sync(user, f"user {spec.username!r}", **values)
             if not user.check_password(PASSWORD):
@@ -274,7 +277,7 @@ class Command(BaseCommand):
                 self.changes.append(f"{label}: authenticator key put back to the demo key")
             self._sync(
                 device,
-                f"{label}'s authenticator",
+                f"authenticator of {user.username!r}",
                 confirmed=True,
                 throttling_failure_count=0,
                 throttling_failure_timestamp=None,
@@ -290,7 +293,7 @@ class Command(BaseCommand):
             return codes
         self._sync(
             codes_device,
-            f"{label}'s recovery codes",
+            f"recovery codes of {user.username!r}",
             confirmed=True,
             throttling_failure_count=0,
             throttling_failure_timestamp=None,
@@ -298,7 +301,10 @@ class Command(BaseCommand):
         return None
 
     def ensure_not_enrolled(self, user) -> None:
-        for model, what in ((AuthenticatorDevice, "authenticator app"), (RecoveryCodeDevice, "recovery codes")):
+        for model, what in (
+            (AuthenticatorDevice, "authenticator app"),
+            (RecoveryCodeDevice, "recovery codes"),
+        ):
             deleted, _ = model.objects.filter(user=user).delete()
             if deleted:
                 self.changes.append(f"user {user.username!r}: {what} removed (the demo starts unenrolled)")
@@ -308,8 +314,9 @@ class Command(BaseCommand):
     def print_accounts(self, users, companies: dict[str, Company], now) -> None:
         names = {slug: company.name for slug, company in companies.items()}
         enrolled = set(
-            AuthenticatorDevice.objects.filter(user__in=[user for _spec, user in users], confirmed=True)
-            .values_list("user_id", flat=True)
+            AuthenticatorDevice.objects.filter(
+                user__in=[user for _spec, user in users], confirmed=True
+            ).values_list("user_id", flat=True)
         )
         header = ("Username", "Password", "Companies", "MFA requirement", "Enrolled")
         rows = [header]
@@ -328,19 +335,25 @@ class Command(BaseCommand):
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for index, row in enumerate(rows):
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            self.stdout.write(
+                "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            )
             if index == 0:
                 self.stdout.write("  ".join("-" * width for width in widths))
         admin_url = getattr(settings, "WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
         self.stdout.write("")
-        self.stdout.write(f"Sign in at {admin_url}/admin/ (the Django admin is at {admin_url}/django-admin/).")
+        self.stdout.write(
+            f"Sign in at {admin_url}/admin/ (the Django admin is at {admin_url}/django-admin/)."
+        )
 
     def print_erin(self, fresh_codes: list[str] | None) -> None:
         grouped = " ".join(ERIN_SETUP_KEY[i : i + 4] for i in range(0, len(ERIN_SETUP_KEY), 4))
         self.stdout.write("")
         self.stdout.write("erin is enrolled. Her authenticator (sandbox only, never use a published key):")
         self.stdout.write(f"  setup key: {ERIN_SETUP_KEY}  ({grouped})")
-        self.stdout.write("  add it to an authenticator app as a time-based key, or print her current code with:")
+        self.stdout.write(
+            "  add it to an authenticator app as a time-based key, or print her current code with:"
+        )
         self.stdout.write(f"  {CODE_ONE_LINER}")
         if fresh_codes:
             self.stdout.write("")
@@ -357,12 +370,13 @@ class Command(BaseCommand):
 
 
 def describe(requirement: Requirement) -> str:
-    """``NOT_REQUIRED``, ``UPCOMING until <date>`` or ``REQUIRED``, as the table shows it."""
-    if requirement.status is Status.UPCOMING and requirement.companies:
-        first = requirement.companies[0]
-        local = requirement.deadline.astimezone(zoneinfo.ZoneInfo(first.time_zone))
-        when = local.date().isoformat()
-        if local.time() != datetime.time.min:
-            when += local.strftime(" %H:%M")
-        return f"UPCOMING until {when} ({first.time_zone})"
-    return requirement.status.name
+    """``NOT_REQUIRED``, ``UPCOMING until <date>`` or ``REQUIRED since <date>``, as the table shows it."""
+    if not requirement.companies:
+        return requirement.status.name
+    first = requirement.companies[0]
+    local = first.deadline.astimezone(zoneinfo.ZoneInfo(first.time_zone))
+    when = local.date().isoformat()
+    if local.time() != datetime.time.min:
+        when += local.strftime(" %H:%M")
+    word = "until" if requirement.status is Status.UPCOMING else "since"
+    return f"{requirement.status.name} {word} {when} ({first.company_name})"

@@ -1,0 +1,129 @@
+"""
+The whole forced enrollment in a real browser: Debian's Chromium, headless, driven by Playwright, against a live
+test server. Alice (REQUIRED, not enrolled) signs in, reads the setup key off the page, types the code her
+"phone" computes, saves her recovery code and lands on the dashboard; then signs in again with a code.
+
+Screenshots of every page go to docs/_static/screenshots/ for the user guide (or $MFA_SCREENSHOT_DIR).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, Authenticator, join, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(os.environ.get("MFA_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "docs" / "_static" / "screenshots"))
+# Chromium on a closed network: no background connections, no first-run, no sandbox as root (CI runs as root).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made while it runs are ours.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-GB")
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_alice_enrolls_in_the_browser_and_signs_in_again(live_server, browser_page, company_required):
+    alice = make_user("alice", first_name="Alice", last_name="Archer")
+    join(alice, company_required)
+    page, base = browser_page, live_server.url
+
+    page.goto(f"{base}/admin/login/")
+    shot(page, "01-login")
+    sign_in(page, base, "alice")
+
+    # "Two-factor authentication required", naming the company.
+    page.wait_for_url("**/company-mfa/required/**")
+    assert "Two-factor authentication required" in page.inner_text("h1")
+    assert "Acme Builders" in page.inner_text("main")
+    shot(page, "02-required")
+    page.click("text=Set up now")
+
+    # "Secure your account": the QR code, then the setup key behind "Trouble scanning?".
+    page.wait_for_url("**/company-mfa/enroll/**")
+    assert page.locator("[data-mfa-qr] svg").is_visible()
+    shot(page, "03-enroll-qr")
+    page.click("text=Trouble scanning?")
+    key_field = page.locator("#mfa-setup-key")
+    assert key_field.is_visible()
+    shot(page, "04-enroll-setup-key")
+    setup_key = key_field.input_value().replace(" ", "")
+    phone = Authenticator(base64.b32decode(setup_key))
+    page.fill("#id_code", phone.code())
+    page.click("form button[type=submit]")
+
+    # "Almost there": no way on without ticking the box.
+    page.wait_for_url("**/company-mfa/recovery-code/**")
+    recovery_code = page.locator("#mfa-recovery-code-1").input_value()
+    assert len(recovery_code) == 19
+    shot(page, "05-almost-there")
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert "Tick the box to confirm" in page.inner_text("main")
+    assert page.locator("#mfa-recovery-code-1").input_value() == recovery_code
+    shot(page, "06-almost-there-unticked")
+    page.check("#id_confirm")
+    page.click("form button[type=submit]")
+
+    # On the dashboard, verified.
+    page.wait_for_url(f"{base}/admin/")
+    assert "Two-factor authentication is on for your account." in page.inner_text("body")
+    shot(page, "07-dashboard")
+
+    # A new browser session, a new sign-in: "Verify your identity" asks for the code.
+    page.context.clear_cookies()
+    sign_in(page, base, "alice")
+    page.wait_for_url("**/company-mfa/verify/**")
+    assert "Verify your identity" in page.inner_text("h1")
+    code_input = page.locator("#id_code")
+    assert code_input.get_attribute("autocomplete") == "one-time-code"
+    assert code_input.get_attribute("inputmode") == "numeric"
+    shot(page, "08-verify")
+    page.click("text=Use a recovery code instead")
+    page.wait_for_url("**/verify/recovery-code/**")
+    shot(page, "09-recovery")
+    page.click("text=Use your authenticator app instead")
+    page.wait_for_url("**/company-mfa/verify/**")
+    page.fill("#id_code", phone.code(steps=1))  # the next step: the enrollment code's step is spent
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    assert page.locator("h1").first.is_visible()
