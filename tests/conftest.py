@@ -170,3 +170,48 @@ def verified_client(client, enrolled_user):
     response = verify_with_code(client, enrolled_user.phone.code())
     assert response.status_code == 302, response.content[:500]
     return client
+
+
+# The demo accounts of SPEC §6, and re-authentication (issue 4) ---------------------------------------------
+
+
+class DemoWorld:
+    """SPEC §6: Acme (required since 7 days), Bluebird (required in 30 days), Cedar (off), and six users."""
+
+    def __init__(self):
+        self.acme = make_company("Acme Builders", require_mfa=True, enforcement_date=days_from_today(-7))
+        self.bluebird = make_company(
+            "Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(30)
+        )
+        self.cedar = make_company("Cedar Homes", require_mfa=False)
+        self.admin = make_user("admin", superuser=True)
+        for company in (self.acme, self.bluebird, self.cedar):
+            join(self.admin, company, role=CompanyMembership.Role.ADMIN)
+        self.alice = make_user("alice")
+        join(self.alice, self.acme)
+        self.bob = make_user("bob")
+        join(self.bob, self.bluebird)
+        self.carol = make_user("carol")
+        join(self.carol, self.cedar)
+        self.dave = make_user("dave")
+        join(self.dave, self.cedar)
+        join(self.dave, self.acme)
+        self.erin = make_user("erin")
+        join(self.erin, self.acme)
+        self.erin.phone, self.erin.recovery_codes = enroll_user(self.erin)
+
+    def user(self, name: str):
+        return getattr(self, name)
+
+
+@pytest.fixture
+def demo(db):
+    return DemoWorld()
+
+
+def reauthenticate(client, password: str = PASSWORD, code: str | None = None, next_url: str = ""):
+    """The "Enter your password" page (plus the current code for an enrolled user), as a browser sends it."""
+    data = {"password": password, "next": next_url}
+    if code is not None:
+        data["mfa-code"] = code
+    return client.post("/admin/company-mfa/reauthenticate/", data)

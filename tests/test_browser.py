@@ -1,7 +1,7 @@
 """
-The whole forced enrollment in a real browser: Debian's Chromium, headless, driven by Playwright, against a live
-test server. Alice (REQUIRED, not enrolled) signs in, reads the setup key off the page, types the code her
-"phone" computes, saves her recovery code and lands on the dashboard; then signs in again with a code.
+The whole forced enrollment in a real browser: Debian's Chromium, headless, driven by Playwright, against a
+live test server. Alice (REQUIRED, not enrolled) signs in, reads the setup key off the page, types the code
+her "phone" computes, saves her recovery code and lands on the dashboard; then signs in again with a code.
 
 Screenshots of every page go to docs/_static/screenshots/ for the user guide (or $MFA_SCREENSHOT_DIR).
 """
@@ -19,7 +19,11 @@ from conftest import PASSWORD, Authenticator, join, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOTS = Path(os.environ.get("MFA_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "docs" / "_static" / "screenshots"))
+SCREENSHOTS = Path(
+    os.environ.get(
+        "MFA_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "docs" / "_static" / "screenshots"
+    )
+)
 # Chromium on a closed network: no background connections, no first-run, no sandbox as root (CI runs as root).
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -52,6 +56,7 @@ def browser_page(live_server, monkeypatch):
 
 def shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(800)  # let Wagtail's message animation settle
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 

@@ -77,9 +77,7 @@ def test_use_tz_must_be_on(settings):
     assert "USE_TZ = True" in messages[0].hint
 
 
-@pytest.mark.parametrize(
-    "value", ["no.such.module.function", 42, "wagtail_company_mfa.conf.PREFIX"]
-)
+@pytest.mark.parametrize("value", ["no.such.module.function", 42, "wagtail_company_mfa.conf.PREFIX"])
 def test_bad_exemption_setting_is_reported(settings, value):
     settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = value
     assert ids(mfa_checks.check_settings()) == ["wagtail_company_mfa.E007"]

@@ -79,7 +79,9 @@ def test_one_totp_code_verifies_one_session(racing_user, round_):
 @pytest.mark.parametrize("round_", range(3))
 def test_one_recovery_code_is_spent_once(racing_user, round_):
     browsers = logged_in_browsers(racing_user)
-    results = race(browsers, "/admin/company-mfa/verify/recovery-code/", {"code": racing_user.recovery_codes[0]})
+    results = race(
+        browsers, "/admin/company-mfa/verify/recovery-code/", {"code": racing_user.recovery_codes[0]}
+    )
     assert sorted(results) == [200] * (BROWSERS - 1) + [302]
     device = RecoveryCodeDevice.objects.get(user=racing_user)
     assert device.codes.filter(used_at__isnull=False).count() == 1

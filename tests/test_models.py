@@ -13,8 +13,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_valid_company_passes_full_clean():
-    company = Company(name="Acme", slug="acme", time_zone="Pacific/Kiritimati", require_mfa=True,
-                      enforcement_date=dt.date(2027, 1, 1), new_member_grace_days=14)
+    company = Company(
+        name="Acme",
+        slug="acme",
+        time_zone="Pacific/Kiritimati",
+        require_mfa=True,
+        enforcement_date=dt.date(2027, 1, 1),
+        new_member_grace_days=14,
+    )
     company.full_clean()
 
 
@@ -29,7 +35,9 @@ def test_grace_period_has_an_upper_bound():
     company = Company(name="Acme", slug="acme", new_member_grace_days=366)
     with pytest.raises(ValidationError) as excinfo:
         company.full_clean()
-    assert excinfo.value.message_dict["new_member_grace_days"] == ["The grace period can be at most 365 days."]
+    assert excinfo.value.message_dict["new_member_grace_days"] == [
+        "The grace period can be at most 365 days."
+    ]
 
 
 def test_grace_period_bound_is_also_a_database_constraint():
@@ -52,7 +60,9 @@ def test_switch_on_without_a_date_is_refused():
     company = Company(name="Acme", slug="acme", require_mfa=True)
     with pytest.raises(ValidationError) as excinfo:
         company.full_clean()
-    assert excinfo.value.message_dict["enforcement_date"] == ["Choose the date from which members must use MFA."]
+    assert excinfo.value.message_dict["enforcement_date"] == [
+        "Choose the date from which members must use MFA."
+    ]
 
 
 def test_new_companies_get_the_configured_time_zone(settings):
@@ -64,7 +74,9 @@ def test_new_companies_get_the_configured_time_zone(settings):
 
 
 def test_enforcement_instant_is_aware_and_local_midnight():
-    company = Company(name="Acme", slug="acme", time_zone="Europe/Amsterdam", enforcement_date=dt.date(2027, 7, 1))
+    company = Company(
+        name="Acme", slug="acme", time_zone="Europe/Amsterdam", enforcement_date=dt.date(2027, 7, 1)
+    )
     assert company.enforcement_starts_at == dt.datetime(2027, 6, 30, 22, 0, tzinfo=dt.timezone.utc)
     assert Company(name="No date", slug="x").enforcement_starts_at is None
 

@@ -18,7 +18,9 @@ def all_mail_text() -> str:
     )
 
 
-def test_recovery_code_use_is_emailed_without_the_codes(client, enrolled_user, django_capture_on_commit_callbacks):
+def test_recovery_code_use_is_emailed_without_the_codes(
+    client, enrolled_user, django_capture_on_commit_callbacks
+):
     (old,) = enrolled_user.recovery_codes
     password_login(client, enrolled_user)
     with django_capture_on_commit_callbacks(execute=True):
@@ -28,8 +30,8 @@ def test_recovery_code_use_is_emailed_without_the_codes(client, enrolled_user, d
     page = client.get("/admin/company-mfa/recovery-code/").content.decode()
     new = page.split('id="mfa-recovery-code-1" value="')[1].split('"')[0]
     text = all_mail_text()
-    assert old not in text and recovery_codes.display(old) not in text
-    assert new not in text and recovery_codes.normalize(new) not in text
+    for secret in (old, recovery_codes.display(old), new, recovery_codes.normalize(new)):
+        assert secret not in text
 
 
 def test_throttling_is_emailed_once_per_run(client, enrolled_user, django_capture_on_commit_callbacks):

@@ -57,7 +57,9 @@ def test_start_of_day_is_local_midnight(zone, day, expected):
 )
 def test_requirement_around_the_enforcement_instant(zone, day, instant, offset, status):
     user = make_user("pat")
-    company = make_company("Zone Co", require_mfa=True, enforcement_date=dt.date.fromisoformat(day), time_zone=zone)
+    company = make_company(
+        "Zone Co", require_mfa=True, enforcement_date=dt.date.fromisoformat(day), time_zone=zone
+    )
     join(user, company, joined_at=LONG_AGO)
 
     requirement = requirement_for(user, now=at(instant) + offset)
@@ -70,7 +72,9 @@ def test_requirement_around_the_enforcement_instant(zone, day, instant, offset, 
 @pytest.mark.django_db
 def test_current_time_is_used_by_default():
     user = make_user("pat")
-    company = make_company("Now Co", require_mfa=True, enforcement_date=dt.date(2027, 3, 1), time_zone="Europe/Amsterdam")
+    company = make_company(
+        "Now Co", require_mfa=True, enforcement_date=dt.date(2027, 3, 1), time_zone="Europe/Amsterdam"
+    )
     join(user, company, joined_at=LONG_AGO)
     with time_machine.travel(at("2027-02-28T22:59:59+00:00"), tick=False):
         assert requirement_for(user).status is Status.UPCOMING
@@ -78,7 +82,7 @@ def test_current_time_is_used_by_default():
         assert requirement_for(user).status is Status.REQUIRED
 
 
-# Grace days for late joiners ---------------------------------------------------------------------------------
+# Grace days for late joiners -------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -86,15 +90,51 @@ def test_current_time_is_used_by_default():
     ("grace_days", "joined", "now", "status", "deadline"),
     [
         # Joined before the date: no grace, the company's instant applies.
-        (10, "2027-02-01T12:00:00+01:00", "2027-03-01T00:00:00+01:00", Status.REQUIRED, "2027-03-01T00:00:00+01:00"),
+        (
+            10,
+            "2027-02-01T12:00:00+01:00",
+            "2027-03-01T00:00:00+01:00",
+            Status.REQUIRED,
+            "2027-03-01T00:00:00+01:00",
+        ),
         # Joined after the date with no grace days: required at once.
-        (0, "2027-03-10T09:30:00+01:00", "2027-03-10T09:30:00+01:00", Status.REQUIRED, "2027-03-10T09:30:00+01:00"),
+        (
+            0,
+            "2027-03-10T09:30:00+01:00",
+            "2027-03-10T09:30:00+01:00",
+            Status.REQUIRED,
+            "2027-03-10T09:30:00+01:00",
+        ),
         # 5 grace days from 10 March 09:30: the same wall-clock time on 15 March.
-        (5, "2027-03-10T09:30:00+01:00", "2027-03-15T09:29:59+01:00", Status.UPCOMING, "2027-03-15T09:30:00+01:00"),
-        (5, "2027-03-10T09:30:00+01:00", "2027-03-15T09:30:00+01:00", Status.REQUIRED, "2027-03-15T09:30:00+01:00"),
+        (
+            5,
+            "2027-03-10T09:30:00+01:00",
+            "2027-03-15T09:29:59+01:00",
+            Status.UPCOMING,
+            "2027-03-15T09:30:00+01:00",
+        ),
+        (
+            5,
+            "2027-03-10T09:30:00+01:00",
+            "2027-03-15T09:30:00+01:00",
+            Status.REQUIRED,
+            "2027-03-15T09:30:00+01:00",
+        ),
         # Across the spring-forward night: still 09:30 local, now at +02:00 (23 hours shorter in UTC terms).
-        (3, "2027-03-26T09:30:00+01:00", "2027-03-29T09:29:00+02:00", Status.UPCOMING, "2027-03-29T09:30:00+02:00"),
-        (3, "2027-03-26T09:30:00+01:00", "2027-03-29T09:30:00+02:00", Status.REQUIRED, "2027-03-29T09:30:00+02:00"),
+        (
+            3,
+            "2027-03-26T09:30:00+01:00",
+            "2027-03-29T09:29:00+02:00",
+            Status.UPCOMING,
+            "2027-03-29T09:30:00+02:00",
+        ),
+        (
+            3,
+            "2027-03-26T09:30:00+01:00",
+            "2027-03-29T09:30:00+02:00",
+            Status.REQUIRED,
+            "2027-03-29T09:30:00+02:00",
+        ),
     ],
 )
 def test_grace_days_for_late_joiners(grace_days, joined, now, status, deadline):
@@ -116,10 +156,16 @@ def test_grace_days_for_late_joiners(grace_days, joined, now, status, deadline):
 
 def test_member_deadline_reports_whether_grace_applied():
     early, early_grace = member_deadline(
-        enforcement_date=dt.date(2027, 3, 1), time_zone="UTC", joined_at=at("2027-01-01T00:00:00+00:00"), grace_days=9
+        enforcement_date=dt.date(2027, 3, 1),
+        time_zone="UTC",
+        joined_at=at("2027-01-01T00:00:00+00:00"),
+        grace_days=9,
     )
     late, late_grace = member_deadline(
-        enforcement_date=dt.date(2027, 3, 1), time_zone="UTC", joined_at=at("2027-03-02T08:00:00+00:00"), grace_days=9
+        enforcement_date=dt.date(2027, 3, 1),
+        time_zone="UTC",
+        joined_at=at("2027-03-02T08:00:00+00:00"),
+        grace_days=9,
     )
     assert (early, early_grace) == (at("2027-03-01T00:00:00+00:00"), False)
     assert (late, late_grace) == (at("2027-03-11T08:00:00+00:00"), True)
@@ -157,7 +203,7 @@ def test_saving_an_active_membership_keeps_its_join_date():
     assert membership.joined_at == LONG_AGO
 
 
-# Which memberships and companies count ------------------------------------------------------------------------
+# Which memberships and companies count ---------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -200,7 +246,11 @@ def test_strictest_company_wins():
 @pytest.mark.django_db
 def test_earliest_upcoming_deadline_is_the_deadline():
     user = make_user("bob")
-    for name, day in [("Later", dt.date(2027, 9, 1)), ("Sooner", dt.date(2027, 5, 1)), ("Middle", dt.date(2027, 7, 1))]:
+    for name, day in [
+        ("Later", dt.date(2027, 9, 1)),
+        ("Sooner", dt.date(2027, 5, 1)),
+        ("Middle", dt.date(2027, 7, 1)),
+    ]:
         join(user, make_company(name, require_mfa=True, enforcement_date=day), joined_at=LONG_AGO)
 
     requirement = requirement_for(user, now=at("2027-02-01T00:00:00+00:00"))
@@ -215,8 +265,11 @@ def test_companies_in_different_zones_compare_by_instant():
     user = make_user("traveller")
     # Same calendar date; Kiritimati's midnight comes 25 hours before Pago Pago's.
     for name, zone in [("South Seas", "Pacific/Pago_Pago"), ("Line Islands", "Pacific/Kiritimati")]:
-        join(user, make_company(name, require_mfa=True, enforcement_date=dt.date(2027, 3, 1), time_zone=zone),
-             joined_at=LONG_AGO)
+        join(
+            user,
+            make_company(name, require_mfa=True, enforcement_date=dt.date(2027, 3, 1), time_zone=zone),
+            joined_at=LONG_AGO,
+        )
 
     between = requirement_for(user, now=at("2027-03-01T00:00:00+00:00"))
 
@@ -224,7 +277,7 @@ def test_companies_in_different_zones_compare_by_instant():
     assert [c.company_name for c in between.companies] == ["Line Islands"]
 
 
-# Exemptions and superusers -------------------------------------------------------------------------------------
+# Exemptions and superusers ---------------------------------------------------------------------------------
 
 
 def exempt_everyone(user):
@@ -234,12 +287,18 @@ def exempt_everyone(user):
 @pytest.fixture
 def required_member(db):
     user = make_user("needs-mfa")
-    join(user, make_company("Strict Co", require_mfa=True, enforcement_date=dt.date(2020, 6, 1)), joined_at=LONG_AGO)
+    join(
+        user,
+        make_company("Strict Co", require_mfa=True, enforcement_date=dt.date(2020, 6, 1)),
+        joined_at=LONG_AGO,
+    )
     return user
 
 
 @pytest.mark.parametrize("setting", [exempt_everyone, "test_policy.exempt_everyone"])
-def test_exempt_users_are_not_required_and_cost_no_query(required_member, settings, setting, django_assert_num_queries):
+def test_exempt_users_are_not_required_and_cost_no_query(
+    required_member, settings, setting, django_assert_num_queries
+):
     settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = setting
     with django_assert_num_queries(0):
         assert requirement_for(required_member) is NOT_REQUIRED
@@ -281,10 +340,10 @@ def test_anonymous_users_cost_no_query(django_assert_num_queries):
 @pytest.mark.django_db
 def test_naive_now_is_refused():
     with pytest.raises(ValueError, match="aware"):
-        requirement_for(make_user("pat"), now=dt.datetime(2027, 1, 1))  # noqa: DTZ001
+        requirement_for(make_user("pat"), now=dt.datetime(2027, 1, 1))
 
 
-# One query, however many companies -----------------------------------------------------------------------------
+# One query, however many companies -------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -307,4 +366,3 @@ def test_one_query_however_many_companies(company_count, django_assert_num_queri
 
     assert requirement.status is Status.REQUIRED
     assert requirement.companies[0].company_name == "Company 00"
-

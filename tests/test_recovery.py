@@ -1,4 +1,4 @@
-"""Recovery codes: generation, storage, single use and the login with a replacement (SPEC §3.4, SEC-16..21)."""
+"""Recovery codes: generation, storage, single use, and login with a replacement (SPEC §3.4, SEC-16..21)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def shown_codes(response) -> list[str]:
     return re.findall(r'id="mfa-recovery-code-\d+" value="([0-9A-Z-]+)"', response.content.decode())
 
 
-# The codes themselves ------------------------------------------------------------------------------------------
+# The codes themselves --------------------------------------------------------------------------------------
 
 
 def test_codes_have_80_bits_from_the_crockford_alphabet():  # SEC-16
@@ -55,8 +55,19 @@ def test_lookalike_letters_read_as_digits():
     assert recovery_codes.normalize("O1IL-0000-0000-0000") == "0111000000000000"
 
 
-@pytest.mark.parametrize("typed", ["ABCD-EFGH-JKMN-PQR", "ABCD-EFGH-JKMN-PQRSX", "ABCD-EFGH-JKMN-PQR!", "", None, 42,
-                                   "ＡＢＣＤ-EFGH-JKMN-PQRS", "x" * 500])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "ABCD-EFGH-JKMN-PQR",
+        "ABCD-EFGH-JKMN-PQRSX",
+        "ABCD-EFGH-JKMN-PQR!",
+        "",
+        None,
+        42,
+        "ＡＢＣＤ-EFGH-JKMN-PQRS",
+        "x" * 500,
+    ],
+)
 def test_malformed_codes_are_refused(typed):
     assert recovery_codes.normalize(typed) is None
 
@@ -99,7 +110,7 @@ def test_a_code_works_once(user):  # SEC-18
     assert device.verify_token(code) is False
 
 
-# Login with a recovery code ------------------------------------------------------------------------------------
+# Login with a recovery code --------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
@@ -109,7 +120,9 @@ def test_recovery_login_spends_the_code_and_shows_its_replacement(client, enroll
     verify_page = client.get("/admin/company-mfa/verify/?next=/admin/pages/")
     assert "Use a recovery code instead" in text(verify_page)
 
-    response = client.post(RECOVERY_URL, {"code": recovery_codes.display(old).lower(), "next": "/admin/pages/"})
+    response = client.post(
+        RECOVERY_URL, {"code": recovery_codes.display(old).lower(), "next": "/admin/pages/"}
+    )
     assert response.status_code == 302
     assert response.url == f"{SAVE_URL}?next=%2Fadmin%2Fpages%2F"
 

@@ -41,13 +41,30 @@ def test_rfc6238_appendix_b(unix_time, expected, algorithm, seed):  # SEC-01
 
 @pytest.mark.parametrize(
     ("unix_time", "expected"),
-    [(59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037"), (20000000000, "353130")],
+    [
+        (59, "287082"),
+        (1111111109, "081804"),
+        (1234567890, "005924"),
+        (2000000000, "279037"),
+        (20000000000, "353130"),
+    ],
 )
 def test_six_digit_codes_keep_leading_zeros(unix_time, expected):  # SEC-01, SEC-02, SEC-07 (beyond 2038)
     assert totp.code_at(SEED_SHA1, unix_time) == expected
 
 
-RFC4226_APPENDIX_D = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"]
+RFC4226_APPENDIX_D = [
+    "755224",
+    "287082",
+    "359152",
+    "969429",
+    "338314",
+    "254676",
+    "287922",
+    "162583",
+    "399871",
+    "520489",
+]
 
 
 @pytest.mark.parametrize(("counter", "expected"), list(enumerate(RFC4226_APPENDIX_D)))
@@ -123,7 +140,8 @@ def test_provisioning_uri_follows_the_key_uri_format():  # SEC-24
     assert uri.startswith("otpauth://totp/Acme%20CMS:alice%40acme.example?")
     assert "secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" in uri
     assert "issuer=Acme+CMS" in uri
-    assert "algorithm=SHA1" in uri and "digits=6" in uri and "period=30" in uri
+    for parameter in ("algorithm=SHA1", "digits=6", "period=30"):
+        assert parameter in uri
     assert "=" not in uri.split("secret=")[1].split("&")[0]
 
 

@@ -90,7 +90,7 @@ def test_throttling_holds_across_two_sessions_and_refuses_the_right_code(enrolle
     password_login(phone_browser, enrolled_user)
     start = time.time()
     # Wrong codes from alternating browsers, each after the growing delay (1, 2, 4, 8 s) has passed.
-    for offset, browser in zip((0, 1, 3, 7, 15), (laptop, phone_browser, laptop, phone_browser, laptop)):
+    for offset, browser in zip((0, 1, 3, 7, 15), (laptop, phone_browser) * 2 + (laptop,), strict=True):
         with time_machine.travel(start + offset, tick=False):
             response = verify_with_code(browser, wrong_code(enrolled_user.phone))
             assert WRONG in text(response)
@@ -147,7 +147,7 @@ def test_session_key_and_csrf_token_are_rotated_on_success(client, enrolled_user
     assert client.cookies["csrftoken"].value != csrf_before
 
 
-# Django's own list of unsafe redirect targets (django/tests/auth_tests/test_views.py, utils_tests/test_http.py).
+# Django's own unsafe redirect targets (django/tests/auth_tests/test_views.py, utils_tests/test_http.py).
 UNSAFE_NEXT = [
     "http://example.com",
     "http:///example.com",
@@ -258,7 +258,9 @@ def test_password_reset_never_logs_in_past_mfa(client, enrolled_user):  # SEC-35
     token = default_token_generator.make_token(enrolled_user)
     confirm = client.get(f"/admin/password_reset/confirm/{uid}/{token}/")
     assert confirm.status_code == 302
-    response = client.post(confirm.url, {"new_password1": "N3w-passw0rd!x", "new_password2": "N3w-passw0rd!x"})
+    response = client.post(
+        confirm.url, {"new_password1": "N3w-passw0rd!x", "new_password2": "N3w-passw0rd!x"}
+    )
     assert response.status_code == 302
     assert "_auth_user_id" not in client.session
     assert client.get("/admin/").url.startswith("/admin/login/")
@@ -281,6 +283,8 @@ def test_reset_takes_effect_on_the_next_request(verified_client, enrolled_user):
 
 
 def test_wrong_password_never_reaches_the_code_step(client, enrolled_user):
-    response = client.post("/admin/login/", {"username": enrolled_user.get_username(), "password": PASSWORD + "x"})
+    response = client.post(
+        "/admin/login/", {"username": enrolled_user.get_username(), "password": PASSWORD + "x"}
+    )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session

@@ -135,7 +135,7 @@ def check_settings(app_configs=None, **kwargs):
         errors.append(
             Error(
                 str(exc),
-                hint="Point WAGTAIL_COMPANY_MFA_EXEMPT_USER at a function taking a user and returning a bool.",
+                hint="Point WAGTAIL_COMPANY_MFA_EXEMPT_USER at a function that takes a user, returns a bool.",
                 id=E007_BAD_SETTING,
             )
         )
@@ -160,8 +160,8 @@ def check_sessions(app_configs=None, **kwargs):
     if settings.SESSION_ENGINE == "django.contrib.sessions.backends.signed_cookies":
         return [
             Error(
-                "Signed-cookie sessions keep session data in the browser, where a reset or sign-out elsewhere "
-                "cannot reach it and half-finished MFA steps could be replayed.",
+                "Signed-cookie sessions keep session data in the browser, where a reset or sign-out "
+                "elsewhere cannot reach it and half-finished MFA steps could be replayed.",
                 hint="Use a server-side SESSION_ENGINE: db (the default), cache or cached_db.",
                 id=E008_COOKIE_SESSIONS,
             )
@@ -179,11 +179,11 @@ def check_encryption_keys(app_configs=None, **kwargs):
         return []
     return [
         Warning(
-            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS is not set, so TOTP secrets are encrypted with a key derived from "
-            "SECRET_KEY: rotating SECRET_KEY would lock every enrolled user out.",
+            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS is not set, so TOTP secrets are encrypted with a key "
+            "derived from SECRET_KEY: rotating SECRET_KEY would lock every enrolled user out.",
             hint='Generate a key with `python -c "from wagtail_company_mfa.crypto import generate_key; '
-            'print(generate_key())"`, set WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [key] from your secrets store, '
-            "then run `manage.py mfa_rotate_keys`.",
+            'print(generate_key())"`, set WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [key] from your '
+            "secrets store, then run `manage.py mfa_rotate_keys`.",
             id=W001_NO_ENCRYPTION_KEY,
         )
     ]

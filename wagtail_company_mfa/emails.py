@@ -38,7 +38,9 @@ def build_email(user, name: str, context: dict | None = None) -> EmailMultiAlter
         **(context or {}),
     }
     with translation.override(user_language(user)):
-        subject = " ".join(render_to_string(f"wagtail_company_mfa/emails/{name}_subject.txt", context).split())
+        subject = " ".join(
+            render_to_string(f"wagtail_company_mfa/emails/{name}_subject.txt", context).split()
+        )
         body = render_to_string(f"wagtail_company_mfa/emails/{name}.txt", context)
         html = render_to_string(f"wagtail_company_mfa/emails/{name}.html", context)
     message = EmailMultiAlternatives(subject, body, to=[address])

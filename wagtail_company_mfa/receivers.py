@@ -22,7 +22,7 @@ def forget_session(sender, request, user, **kwargs):
         session.forget(request.session.session_key)
 
 
-# Out-of-band notifications (SEC-27). Each is an ordinary receiver, so a site can disconnect it and send its own.
+# Out-of-band notifications (SEC-27). Each is an ordinary receiver: a site can disconnect it and send its own.
 
 
 def email_enrolled(sender, user, replaced=False, **kwargs):
@@ -38,9 +38,47 @@ def email_throttled(sender, user, failure_count, first=False, **kwargs):
         emails.send(user, "throttled", {"failure_count": failure_count})
 
 
+# Security tab changes, policy notices and the upcoming-deadline reminder (issue 4).
+
+
+def email_disabled(sender, user, **kwargs):
+    emails.send(user, "disabled")
+
+
+def email_recovery_codes_regenerated(sender, user, **kwargs):
+    emails.send(user, "recovery_codes_regenerated")
+
+
+def announce_policy_change(sender, company, changes, actor=None, request=None, **kwargs):
+    """Email the company's members when it turns Require MFA on with a date, or moves the date."""
+    from django.db import transaction
+
+    from . import reminders
+
+    if reminders.policy_change_needs_notice(company, changes):
+        company_id = company.pk
+        transaction.on_commit(lambda: reminders.announce_policy(company_id))
+
+
+def remind_upcoming_at_login(sender, request, user, **kwargs):
+    """Once per session, at sign-in: a warning message if the user has a deadline ahead and no MFA yet."""
+    from . import components
+
+    if request is not None and hasattr(request, "session"):
+        components.remind_once_per_session(request, user)
+
+
 def connect():
     user_logged_in.connect(remember_password_step, dispatch_uid="wagtail_company_mfa.remember_password_step")
     user_logged_out.connect(forget_session, dispatch_uid="wagtail_company_mfa.forget_session")
     signals.mfa_enrolled.connect(email_enrolled, dispatch_uid="wagtail_company_mfa.email_enrolled")
-    signals.recovery_code_used.connect(email_recovery_code_used, dispatch_uid="wagtail_company_mfa.email_recovery")
+    signals.recovery_code_used.connect(
+        email_recovery_code_used, dispatch_uid="wagtail_company_mfa.email_recovery"
+    )
     signals.mfa_throttled.connect(email_throttled, dispatch_uid="wagtail_company_mfa.email_throttled")
+    signals.mfa_disabled.connect(email_disabled, dispatch_uid="wagtail_company_mfa.email_disabled")
+    signals.recovery_codes_regenerated.connect(
+        email_recovery_codes_regenerated, dispatch_uid="wagtail_company_mfa.email_recovery_codes_regenerated"
+    )
+    signals.policy_changed.connect(announce_policy_change, dispatch_uid="wagtail_company_mfa.announce_policy")
+    user_logged_in.connect(remind_upcoming_at_login, dispatch_uid="wagtail_company_mfa.remind_upcoming")

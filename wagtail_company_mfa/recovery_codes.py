@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 #: Crockford's base32 alphabet: no I, L, O or U, so nothing is misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LENGTH = 16  # 16 characters x 5 bits = 80 bits
-_CODE_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{%d}" % LENGTH, re.ASCII)
+_CODE_RE = re.compile(rf"[0-9A-HJKMNP-TV-Z]{{{LENGTH}}}", re.ASCII)
 # Readers confuse these; Crockford decoding maps them to the digits they look like.
 _LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _SEPARATORS = " \t\n\r-"

@@ -6,7 +6,6 @@ of it is a password, and the secrets (the pending TOTP key, a freshly issued rec
 from __future__ import annotations
 
 import time
-
 from importlib import import_module
 
 from django.conf import settings
@@ -62,7 +61,7 @@ def pending_has_expired(session) -> bool:
     return age is None or age > mfa_settings.PENDING_TIMEOUT
 
 
-# The pending authenticator secret ------------------------------------------------------------------------
+# The pending authenticator secret --------------------------------------------------------------------------
 
 
 def get_pending_key(session, user) -> bytes | None:
@@ -84,7 +83,7 @@ def clear_pending_key(session) -> None:
     session.pop(PENDING_SETUP, None)
 
 
-# Recovery codes waiting for "I have safely recorded this code" --------------------------------------------
+# Recovery codes waiting for "I have safely recorded this code" ---------------------------------------------
 
 
 def set_unsaved_codes(session, user, codes: list[str], *, reason: str) -> None:
@@ -113,7 +112,7 @@ def clear_unsaved_codes(session) -> None:
     session.pop(UNSAVED_CODES, None)
 
 
-# Which sessions a user has, so they can be ended (SEC-36) -------------------------------------------------------
+# Which sessions a user has, so they can be ended (SEC-36) --------------------------------------------------
 
 
 def track(request) -> None:

@@ -23,7 +23,7 @@ DIGITS = 6
 TOLERANCE = 1
 KEY_BYTES = 20  # 160 bits, the size of an HMAC-SHA-1 output (SEC-03)
 
-_CODE_RE = re.compile(r"[0-9]{%d}" % DIGITS, re.ASCII)
+_CODE_RE = re.compile(rf"[0-9]{{{DIGITS}}}", re.ASCII)
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
 
@@ -48,7 +48,7 @@ def canonical_code(value) -> str | None:
 def _totp(key: bytes, digits: int = DIGITS, algorithm=None) -> TOTP:
     # New secrets are always 160 bits (generate_key) and enrollment refuses anything under 128 (SEC-03); the
     # length is not re-checked here so a key provisioned elsewhere (the sandbox's fixed demo key) still works.
-    return TOTP(key, digits, algorithm or SHA1(), STEP, enforce_key_length=False)
+    return TOTP(key, digits, algorithm or SHA1(), STEP, enforce_key_length=False)  # noqa: S303 - RFC 6238
 
 
 def code_at(key: bytes, unix_time: float, *, digits: int = DIGITS, algorithm=None) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import enroll, login
+from .views import enroll, login, security
 
 app_name = "wagtail_company_mfa"
 
@@ -12,6 +12,13 @@ urlpatterns = [
     path("enroll/", enroll.EnrollView.as_view(), name="enroll"),
     path("recovery-code/", login.SaveCodesView.as_view(), name="save_codes"),
     path("recovery-code/download/", login.DownloadCodesView.as_view(), name="download_codes"),
+    # The Security tab's own changes (issue 4): not pending pages, a verified session is required.
+    path(
+        "security/new-recovery-code/",
+        security.RegenerateCodesView.as_view(),
+        name="security_regenerate_codes",
+    ),
+    path("security/turn-off/", security.DisableView.as_view(), name="security_disable"),
 ]
 
 #: The pages a session may reach before its second factor is done. Each one checks for itself what the

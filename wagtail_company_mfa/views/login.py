@@ -83,7 +83,9 @@ class VerifyView(PendingView, FormView):
         locked_until = device and flows.locked_until_for(device)
         if locked_until and self.request.method == "GET":
             context["throttle_message"] = retry_message(locked_until)
-        context["has_recovery_codes"] = RecoveryCodeDevice.objects.filter(user_id=self.request.user.pk).exists()
+        context["has_recovery_codes"] = RecoveryCodeDevice.objects.filter(
+            user_id=self.request.user.pk
+        ).exists()
         return context
 
     def form_valid(self, form):
@@ -106,7 +108,9 @@ class RecoveryView(PendingView, FormView):
         if attempt.ok:
             return redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
         return self.attempt_failed(
-            form, attempt, _("That recovery code didn't work. Check it and try again, or contact your administrator.")
+            form,
+            attempt,
+            _("That recovery code didn't work. Check it and try again, or contact your administrator."),
         )
 
 
@@ -171,8 +175,10 @@ class SaveCodesView(FormView):
                 _(
                     "You signed in with a recovery code. If you lost your phone, set up your authenticator "
                     "app again on your new device."
-                )
+                ),
             )
+        elif self.reason == "regenerated":
+            messages.success(self.request, _("Your new recovery code is saved. The old one no longer works."))
         else:
             messages.success(self.request, _("Two-factor authentication is on for your account."))
         return redirect(safe_next_url(self.request))
