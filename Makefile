@@ -40,7 +40,7 @@ $(PY):
 
 # One stamp per set of extras; each reinstalls when pyproject.toml is newer than it.
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -e ".[testing,postgres]"
+	$(PIP) install -e ".[testing,postgres,browser]"
 	@touch $@
 
 $(VENV)/.installed-sandbox: pyproject.toml | $(PY)
