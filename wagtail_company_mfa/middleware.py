@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
@@ -21,6 +22,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -68,12 +71,32 @@ MESSAGES = {
 }
 
 
-def _static_prefixes() -> tuple[str, ...]:
-    return tuple(
-        prefix
-        for prefix in (getattr(settings, "STATIC_URL", None), getattr(settings, "MEDIA_URL", None))
-        if prefix and prefix.startswith("/") and prefix != "/"
+@dataclass(frozen=True)
+class GateConfig:
+    """What the gate needs from settings, worked out once (not on every request)."""
+
+    #: URL names a pending session may reach.
+    allowed_names: frozenset[str]
+    #: Path prefixes served without the gate (static and media files).
+    open_prefixes: tuple[str, ...]
+    #: Only paths under this prefix are gated (``ENFORCE = "admin"``); ``None`` gates the whole site.
+    gated_prefix: str | None
+
+
+@functools.cache
+def gate_config() -> GateConfig:
+    prefixes = (getattr(settings, "STATIC_URL", None), getattr(settings, "MEDIA_URL", None))
+    return GateConfig(
+        allowed_names=ALLOWED_URL_NAMES | PENDING_URL_NAMES | mfa_settings.ALLOWED_URL_NAMES,
+        open_prefixes=tuple(p for p in prefixes if p and p.startswith("/") and p != "/"),
+        gated_prefix=reverse("wagtailadmin_home") if mfa_settings.ENFORCE == "admin" else None,
     )
+
+
+@receiver(setting_changed)
+def _forget_gate_config(setting, **kwargs):
+    if setting.startswith("WAGTAIL_COMPANY_MFA_") or setting in ("STATIC_URL", "MEDIA_URL", "ROOT_URLCONF"):
+        gate_config.cache_clear()
 
 
 def wants_json(request) -> bool:
@@ -108,9 +131,13 @@ class CompanyMFAMiddleware:
         return self.deny(request, action)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
-        if self._is_allow_listed(request):
+        config = gate_config()
+        match = request.resolver_match
+        if match is not None and match.view_name in config.allowed_names:
             return None
-        if mfa_settings.ENFORCE == "admin" and not request.path.startswith(reverse("wagtailadmin_home")):
+        if config.open_prefixes and request.path_info.startswith(config.open_prefixes):
+            return None
+        if config.gated_prefix is not None and not request.path.startswith(config.gated_prefix):
             return None
         user = getattr(request, "user", None)
         if user is None:
@@ -138,19 +165,6 @@ class CompanyMFAMiddleware:
 
     async def _agate(self, request, auser):
         return await sync_to_async(self._gate)(request, await auser())
-
-    def _is_allow_listed(self, request) -> bool:
-        match = request.resolver_match
-        if match is not None:
-            name = match.view_name
-            if (
-                name in ALLOWED_URL_NAMES
-                or name in PENDING_URL_NAMES
-                or name in mfa_settings.ALLOWED_URL_NAMES
-            ):
-                return True
-        prefixes = _static_prefixes()
-        return bool(prefixes) and request.path_info.startswith(prefixes)
 
     def pending_action(self, request, user) -> str | None:
         """What this session must do before it may go on, or ``None`` if nothing."""
