@@ -215,3 +215,58 @@ def reauthenticate(client, password: str = PASSWORD, code: str | None = None, ne
     if code is not None:
         data["mfa-code"] = code
     return client.post("/admin/company-mfa/reauthenticate/", data)
+
+
+# Company administration (issue 5) ---------------------------------------------------------------------------
+
+
+def sign_in(client, user):
+    """
+    A complete admin sign-in: Wagtail's password step, then the current code if ``user`` has an authenticator
+    (``user.phone``). Signing the same user in twice in one test uses the next time step, as a phone would.
+    """
+    password_login(client, user)
+    phone = getattr(user, "phone", None)
+    if phone is not None:
+        step = getattr(user, "_next_step", 0)
+        user._next_step = step + 1
+        response = verify_with_code(client, phone.code(steps=step))
+        assert response.status_code == 302, response.content[:500]
+    return client
+
+
+class Tenants:
+    """
+    Two companies, each with an administrator and a member, a superuser and an editor in no company. The
+    administrators, the superuser and both members have an authenticator (``.phone``), since resetting
+    someone's MFA needs an MFA-verified session and something to reset.
+
+    - ``a``: Acme Builders, Require MFA from 30 days ahead, time zone Europe/Amsterdam.
+    - ``b``: Bluebird Contracting, Require MFA since a week ago, UTC.
+    """
+
+    def __init__(self):
+        self.a = make_company(
+            "Acme Builders",
+            require_mfa=True,
+            enforcement_date=days_from_today(30),
+            time_zone="Europe/Amsterdam",
+        )
+        self.b = make_company("Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(-7))
+        self.superuser = make_user("root", superuser=True, first_name="Rory", last_name="Root")
+        self.admin_a = make_user("anna", first_name="Anna", last_name="Acme")
+        self.member_a = make_user("alice", first_name="Alice", last_name="Ames")
+        self.admin_b = make_user("bert", first_name="Bert", last_name="Blue")
+        self.member_b = make_user("bob", first_name="Bob", last_name="Brown")
+        self.editor = make_user("eddie", first_name="Eddie", last_name="Editor")
+        self.admin_a_membership = join(self.admin_a, self.a, role=CompanyMembership.Role.ADMIN)
+        self.member_a_membership = join(self.member_a, self.a)
+        self.admin_b_membership = join(self.admin_b, self.b, role=CompanyMembership.Role.ADMIN)
+        self.member_b_membership = join(self.member_b, self.b)
+        for person in (self.superuser, self.admin_a, self.member_a, self.admin_b, self.member_b):
+            person.phone, person.recovery_codes = enroll_user(person)
+
+
+@pytest.fixture
+def tenants(db):
+    return Tenants()

@@ -114,3 +114,11 @@ def test_missing_encryption_key_warns_outside_debug(settings):  # SEC-43
     settings.DEBUG = False
     settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["x" * 44]
     assert mfa_checks.check_encryption_keys() == []
+
+
+@pytest.mark.parametrize("factor", [0, -1])
+def test_throttling_cannot_be_switched_off(settings, factor):  # SEC-10
+    settings.WAGTAIL_COMPANY_MFA_THROTTLE_FACTOR = factor
+    messages = mfa_checks.check_settings()
+    assert ids(messages) == ["wagtail_company_mfa.E007"]
+    assert "THROTTLE_FACTOR" in messages[0].msg

@@ -227,3 +227,30 @@ def test_enrollment_is_audited_without_secrets(client, required_user):  # SEC-44
     assert base64.b32encode(key).decode().rstrip("=") not in dump
     device = AuthenticatorDevice.objects.get(user=required_user)
     assert (device.enrolled_ip, device.enrolled_user_agent) == ("203.0.113.9", "TestBrowser/1.0")
+
+
+def test_the_code_that_confirmed_enrollment_cannot_sign_in(client, required_user):  # SEC-05
+    from django.test import Client
+
+    password_login(client, required_user)
+    phone = Authenticator(setup_key(client.get(ENROLL_URL)))
+    code = phone.code()
+    client.post(ENROLL_URL, {"code": code})
+
+    other = Client()
+    password_login(other, required_user)
+    response = other.post("/admin/company-mfa/verify/", {"code": code})
+    assert response.status_code == 200
+    assert "That code didn't work." in text(response)
+
+
+def test_guessing_the_password_on_reauthentication_ends_the_session(client, required_user, settings):
+    settings.WAGTAIL_COMPANY_MFA_REAUTH_TIMEOUT = 0
+    password_login(client, required_user)
+    reauth = "/admin/company-mfa/reauthenticate/"
+    for _ in range(4):
+        assert "That password is not correct." in text(client.post(reauth, {"password": "guess"}))
+    response = client.post(reauth, {"password": "guess"})
+    assert response.status_code == 302
+    assert response.url == "/admin/login/"
+    assert "_auth_user_id" not in client.session

@@ -288,3 +288,40 @@ def test_wrong_password_never_reaches_the_code_step(client, enrolled_user):
     )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_replay_is_audit_logged_as_a_replay(enrolled_user):  # SEC-05, SEC-45
+    from wagtail.models import ModelLogEntry
+
+    code = enrolled_user.phone.code()
+    first, second = Client(), Client()
+    password_login(first, enrolled_user)
+    verify_with_code(first, code)
+    password_login(second, enrolled_user)
+    verify_with_code(second, code)
+    assert (
+        ModelLogEntry.objects.filter(action=flows.ACTION_REPLAYED, object_id=str(enrolled_user.pk)).count()
+        == 1
+    )
+    # A merely wrong code is not called a replay.
+    verify_with_code(second, wrong_code(enrolled_user.phone))
+    assert ModelLogEntry.objects.filter(action=flows.ACTION_REPLAYED).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "fields"),
+    [
+        ("/admin/company-mfa/verify/", {"code": "123456"}),
+        ("/admin/company-mfa/reauthenticate/", {"password": "hunter2", "mfa-code": "654321"}),
+    ],
+)
+def test_codes_and_passwords_are_hidden_from_error_reports(client, enrolled_user, url, fields):  # SEC-44
+    from django.views.debug import SafeExceptionReporterFilter
+
+    password_login(client, enrolled_user)
+    response = client.post(url, fields)
+    request = response.wsgi_request
+    cleaned = SafeExceptionReporterFilter().get_post_parameters(request)
+    for name, value in fields.items():
+        assert cleaned[name] != value
+        assert set(cleaned[name]) == {"*"}

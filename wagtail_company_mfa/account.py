@@ -101,7 +101,9 @@ class SecuritySettingsPanel(BaseSettingsPanel):
         passed, superuser_rule = blocking_deadlines(self.user, self.deadlines, self.now)
         codes_left = None
         if self.device is not None:
-            codes_left = RecoveryCode.objects.filter(device__user_id=self.user.pk, used_at__isnull=True).count()
+            codes_left = RecoveryCode.objects.filter(
+                device__user_id=self.user.pk, used_at__isnull=True
+            ).count()
         return {
             "device": self.device,
             "companies": [

@@ -139,6 +139,15 @@ def check_settings(app_configs=None, **kwargs):
                 id=E007_BAD_SETTING,
             )
         )
+    if mfa_settings.THROTTLE_FACTOR < 1:
+        errors.append(
+            Error(
+                "WAGTAIL_COMPANY_MFA_THROTTLE_FACTOR is below 1, which turns off the delay after wrong codes "
+                "and lets anyone who knows a password guess the second factor.",
+                hint="Leave it unset (1 second, doubling) or set a larger whole number of seconds.",
+                id=E007_BAD_SETTING,
+            )
+        )
     try:
         validate_time_zone(mfa_settings.DEFAULT_TIME_ZONE)
     except Exception:

@@ -18,6 +18,7 @@ except ImportError:  # Wagtail 7.x: the viewset hands its ``permission_policy`` 
 __all__ = [
     "HAS_PERMISSION_POLICY_REGISTRY",
     "WAGTAIL_VERSION",
+    "list_more_button",
     "register_permission_policy",
     "use_permission_policy",
     "user_listing_button_class",
@@ -63,3 +64,15 @@ def user_listing_button_class():
     if getattr(ListingButton, "allow_in_dropdown", None) is False:
         return ListingButton
     return Button
+
+
+def list_more_button(label, url, *, icon_name, priority=100):
+    """
+    An entry for the "More" menu of a row in a generic index view (``IndexView.get_list_more_buttons``):
+    a ``MenuItem`` from ``wagtail.admin.ui.menus`` (Wagtail 7.4+), a ``ListingButton`` before that.
+    """
+    try:
+        from wagtail.admin.ui.menus import MenuItem
+    except ImportError:  # Wagtail 7.0
+        return ListingButton(label, url=url, icon_name=icon_name, priority=priority)
+    return MenuItem(label, url, icon_name=icon_name, priority=priority)

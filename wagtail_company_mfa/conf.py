@@ -165,7 +165,7 @@ class MFASettings:
         try:
             days = sorted({int(day) for day in value}, reverse=True)
         except (TypeError, ValueError) as exc:
-            raise ImproperlyConfigured(f"{PREFIX}REMINDER_DAYS must be a list of whole numbers of days.") from exc
+            raise ImproperlyConfigured(f"{PREFIX}REMINDER_DAYS must be a list of whole numbers.") from exc
         if any(day < 1 for day in days):
             raise ImproperlyConfigured(f"{PREFIX}REMINDER_DAYS must contain only numbers of at least 1.")
         return tuple(days)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from wagtail.log_actions import log
 
-from . import recovery_codes, session, signals
+from . import recovery_codes, session, signals, totp
 from .conf import mfa_settings
 from .models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
 
@@ -26,6 +26,7 @@ ACTION_ENROLLED = "wagtail_company_mfa.enrolled"
 ACTION_REPLACED = "wagtail_company_mfa.replaced"
 ACTION_VERIFIED = "wagtail_company_mfa.verified"
 ACTION_THROTTLED = "wagtail_company_mfa.throttled"
+ACTION_REPLAYED = "wagtail_company_mfa.replayed"
 ACTION_RECOVERY_USED = "wagtail_company_mfa.recovery_code_used"
 ACTION_RECOVERY_REGENERATED = "wagtail_company_mfa.recovery_codes_regenerated"
 ACTION_DISABLED = "wagtail_company_mfa.disabled"
@@ -119,6 +120,10 @@ def _attempt(request, device, token) -> Attempt:
     if verified is not None:
         return Attempt(ok=True, device=verified)
     device.refresh_from_db()
+    if isinstance(device, AuthenticatorDevice) and totp.matching_step(device.bin_key, token) is not None:
+        # A code that is valid right now but whose time step was already spent: a replay (SEC-05, SEC-45).
+        # The user is told the same as for a wrong code; the audit log says what it was.
+        _audit(user, ACTION_REPLAYED, request=request)
     locked_until = locked_until_for(device)
     failures = device.throttling_failure_count
     if failures >= THROTTLE_LOG_THRESHOLD:
@@ -378,14 +383,19 @@ def save_company(company, *, actor, request=None, save=None) -> dict:
             previous = policy_values(type(company).objects.select_for_update().get(pk=company.pk))
         (save or company.save)()
         current = policy_values(company)
-        changes = {name: (previous[name], current[name]) for name in POLICY_FIELDS if previous[name] != current[name]}
+        changes = {
+            name: (previous[name], current[name]) for name in POLICY_FIELDS if previous[name] != current[name]
+        }
         if changes:
             _audit_company(
                 company,
                 ACTION_POLICY_CHANGED,
                 actor=actor,
                 request=request,
-                changes={name: {"old": _log_value(old), "new": _log_value(new)} for name, (old, new) in changes.items()},
+                changes={
+                    name: {"old": _log_value(old), "new": _log_value(new)}
+                    for name, (old, new) in changes.items()
+                },
                 policy={name: _log_value(value) for name, value in current.items()},
             )
             _send_company(signals.policy_changed, company, changes=changes, actor=actor, request=request)
@@ -412,7 +422,9 @@ def add_member(company, user, *, role, actor, request=None):
 
     with transaction.atomic():
         membership = (
-            CompanyMembership.objects.select_for_update().filter(company_id=company.pk, user_id=user.pk).first()
+            CompanyMembership.objects.select_for_update()
+            .filter(company_id=company.pk, user_id=user.pk)
+            .first()
         )
         if membership is not None and membership.is_active:
             raise MembershipExists(user)
@@ -453,9 +465,7 @@ def change_membership(membership, *, actor, request=None, role=None, is_active=N
     from .models import CompanyMembership
 
     with transaction.atomic():
-        current = CompanyMembership.objects.select_for_update().select_related("company", "user").get(
-            pk=membership.pk
-        )
+        current = CompanyMembership.objects.select_for_update().get(pk=membership.pk)
         changes = {}
         if role is not None and role != current.role:
             changes["role"] = (current.role, role)
@@ -466,7 +476,7 @@ def change_membership(membership, *, actor, request=None, role=None, is_active=N
         if not changes:
             return {}
         current.save(update_fields=list(changes))
-        company, data = current.company, _member_data(current.user)
+        company, data = membership.company, _member_data(membership.user)
         if "is_active" in changes:
             action = ACTION_MEMBER_ADDED if is_active else ACTION_MEMBER_REMOVED
             extra = {"role": current.role, "reactivated": True} if is_active else {"role": current.role}
@@ -474,11 +484,17 @@ def change_membership(membership, *, actor, request=None, role=None, is_active=N
         if "role" in changes:
             old, new = changes["role"]
             _audit_company(
-                company, ACTION_MEMBER_ROLE_CHANGED, actor=actor, request=request, old_role=old, new_role=new, **data
+                company,
+                ACTION_MEMBER_ROLE_CHANGED,
+                actor=actor,
+                request=request,
+                old_role=old,
+                new_role=new,
+                **data,
             )
-        change = (
-            ("added" if is_active else "removed") if "is_active" in changes else "role_changed"
-        )
+        change = "role_changed"
+        if "is_active" in changes:
+            change = "added" if is_active else "removed"
         _send_company(
             signals.membership_changed,
             company,
@@ -488,7 +504,8 @@ def change_membership(membership, *, actor, request=None, role=None, is_active=N
             actor=actor,
             request=request,
         )
-    membership.role, membership.is_active, membership.joined_at = current.role, current.is_active, current.joined_at
+    membership.role, membership.is_active = current.role, current.is_active
+    membership.joined_at = current.joined_at
     return changes
 
 
@@ -505,7 +522,9 @@ class ResetResult:
         return self.removed_authenticator or self.removed_recovery_codes
 
 
-def reset_mfa(target, *, actor, request=None, company=None, via: str = "admin") -> ResetResult:
+def reset_mfa(
+    target, *, actor, request=None, company=None, via: str = "admin", details: dict | None = None
+) -> ResetResult:
     """
     An administrator's reset of ``target``'s MFA (SPEC §3.7, SEC-40): in one transaction their authenticator
     app and recovery codes are deleted and every session of theirs is ended on every app server, which also
@@ -518,7 +537,8 @@ def reset_mfa(target, *, actor, request=None, company=None, via: str = "admin") 
     once committed, and its receiver emails ``target`` (SEC-27).
 
     Who may reset whom is decided by :mod:`wagtail_company_mfa.permissions` before calling this; ``actor`` is
-    ``None`` for ``manage.py mfa_reset`` (``via="command"``). Nobody resets their own MFA here.
+    ``None`` for ``manage.py mfa_reset`` (``via="command"``). Nobody resets their own MFA here. ``details``
+    go into the audit entry as they are (never put a secret there).
     """
     import uuid
 
@@ -534,6 +554,7 @@ def reset_mfa(target, *, actor, request=None, company=None, via: str = "admin") 
         ended = session.end_sessions(target)
         result = ResetResult(removed_authenticator, removed_recovery_codes, ended)
         data = {
+            **(details or {}),
             **client_details(request),
             "via": via,
             "company_id": company.pk if company is not None else None,

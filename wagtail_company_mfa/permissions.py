@@ -25,7 +25,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from wagtail.permission_policies.base import BasePermissionPolicy
 
@@ -79,7 +81,7 @@ def forget_cached(user) -> None:
 
 
 def forget_cached_membership(sender, instance, **kwargs) -> None:
-    """``post_save``/``post_delete`` receiver for :class:`CompanyMembership`: the menu answer may have changed."""
+    """Receiver for ``post_save``/``post_delete`` of a membership: the menu answer may have changed."""
     cache.delete(_MENU_CACHE_KEY.format(pk=instance.user_id))
 
 
@@ -120,6 +122,16 @@ def can_manage_company(user, company) -> bool:
     return can_manage_all(user) or company.pk in administered_company_ids(user)
 
 
+def managed_company_or_404(user, pk):
+    """
+    The company with primary key ``pk`` for a view about it: 403 for someone who manages no company at all,
+    404 for a company that exists but is not theirs (no hint that it exists).
+    """
+    if not manages_any_company(user):
+        raise PermissionDenied
+    return get_object_or_404(companies_managed_by(user), pk=pk)
+
+
 def can_add_company(user) -> bool:
     return can_manage_all(user)
 
@@ -147,7 +159,7 @@ def holds_manage_all(user) -> bool:
     return bool(user.is_superuser or user.has_perm(MANAGE_ALL_COMPANIES))
 
 
-# Resetting someone's MFA ---------------------------------------------------------------------------------------
+# Resetting someone's MFA ------------------------------------------------------------------------------------
 
 
 def reset_refusal(actor, target, company=None) -> str | None:
@@ -164,7 +176,9 @@ def reset_refusal(actor, target, company=None) -> str | None:
             "“manage.py mfa_reset” on the server if you are locked out."
         )
     target_companies = set(
-        CompanyMembership.objects.filter(user_id=target.pk, is_active=True).values_list("company_id", flat=True)
+        CompanyMembership.objects.filter(user_id=target.pk, is_active=True).values_list(
+            "company_id", flat=True
+        )
     )
     if company is not None and company.pk not in target_companies:
         return _("%(person)s is not an active member of %(company)s.") % {
@@ -179,7 +193,8 @@ def reset_refusal(actor, target, company=None) -> str | None:
         return None
     if holds_manage_all(target):
         return _(
-            "%(person)s administers every company; only a superuser can reset their two-factor authentication."
+            "%(person)s administers every company; only a superuser can reset their two-factor "
+            "authentication."
         ) % {"person": display_name(target)}
     administered = administered_company_ids(actor)
     if company is not None and company.pk not in administered:
@@ -189,9 +204,26 @@ def reset_refusal(actor, target, company=None) -> str | None:
     if target_companies - administered:
         return _(
             "%(person)s also belongs to a company you do not administer, which relies on their two-factor "
-            "authentication too. Ask a superuser to reset it."
+            "authentication too. Ask a superuser, or someone who administers all their companies, to "
+            "reset it."
         ) % {"person": display_name(target)}
     return None
+
+
+def may_see_person(actor, target) -> bool:
+    """
+    Whether the administration may show ``actor`` anything about ``target``: yes for those who manage every
+    company, and for a company administrator only about the active members of their companies.
+    """
+    if can_manage_all(actor):
+        return True
+    administered = administered_company_ids(actor)
+    return (
+        bool(administered)
+        and CompanyMembership.objects.filter(
+            user_id=target.pk, company_id__in=administered, is_active=True
+        ).exists()
+    )
 
 
 def can_reset(actor, target, company=None) -> bool:
@@ -246,9 +278,7 @@ class ResetChecker:
 
     def _holds_manage_all(self, target) -> bool:
         if self._manage_all_holders is None:
-            self._manage_all_holders = set(
-                users_holding_manage_all().values_list("pk", flat=True)
-            )
+            self._manage_all_holders = set(users_holding_manage_all().values_list("pk", flat=True))
         return target.pk in self._manage_all_holders
 
     def may_reset(self, target) -> bool:
@@ -273,11 +303,8 @@ def users_holding_manage_all():
     permission = Permission.objects.filter(
         content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
     )
-    return (
-        get_user_model()
-        .objects.filter(Q(user_permissions__in=permission) | Q(groups__permissions__in=permission), is_active=True)
-        .distinct()
-    )
+    holders = Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
+    return get_user_model().objects.filter(holders, is_active=True).distinct()
 
 
 def display_name(user) -> str:
@@ -286,7 +313,7 @@ def display_name(user) -> str:
     return full_name or user.get_username()
 
 
-# As a Wagtail permission policy ---------------------------------------------------------------------------------
+# As a Wagtail permission policy -----------------------------------------------------------------------------
 
 
 class CompanyPermissionPolicy(BasePermissionPolicy):

@@ -68,6 +68,20 @@ def remind_upcoming_at_login(sender, request, user, **kwargs):
         components.remind_once_per_session(request, user)
 
 
+# Company administration (issue 5).
+
+
+def email_reset(sender, user, actor=None, company=None, **kwargs):
+    """Tell a person at once that an administrator reset their MFA (SEC-27, SECURITY decision 5)."""
+    from .permissions import display_name
+
+    emails.send(
+        user,
+        "reset",
+        {"actor_name": display_name(actor) if actor is not None else "", "company": company},
+    )
+
+
 def connect():
     user_logged_in.connect(remember_password_step, dispatch_uid="wagtail_company_mfa.remember_password_step")
     user_logged_out.connect(forget_session, dispatch_uid="wagtail_company_mfa.forget_session")
@@ -82,3 +96,20 @@ def connect():
     )
     signals.policy_changed.connect(announce_policy_change, dispatch_uid="wagtail_company_mfa.announce_policy")
     user_logged_in.connect(remind_upcoming_at_login, dispatch_uid="wagtail_company_mfa.remind_upcoming")
+    signals.mfa_reset.connect(email_reset, dispatch_uid="wagtail_company_mfa.email_reset")
+    _connect_company_administration()
+
+
+def _connect_company_administration():
+    from django.db.models.signals import post_delete, post_save
+
+    from .models import CompanyMembership
+    from .permissions import forget_cached_membership
+
+    # The Companies menu caches "is this person a company administrator?" (permissions.shows_companies_menu).
+    for signal, name in ((post_save, "saved"), (post_delete, "deleted")):
+        signal.connect(
+            forget_cached_membership,
+            sender=CompanyMembership,
+            dispatch_uid=f"wagtail_company_mfa.membership_{name}",
+        )

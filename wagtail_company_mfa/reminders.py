@@ -174,7 +174,10 @@ def plan_reminders(now: datetime.datetime | None = None, *, batch_size: int = PL
         rows = []
         for _pk, user_id, company_id, enforcement_date, time_zone, grace_days, joined_at in batch:
             deadline, _grace = policy.member_deadline(
-                enforcement_date=enforcement_date, time_zone=time_zone, joined_at=joined_at, grace_days=grace_days
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                joined_at=joined_at,
+                grace_days=grace_days,
             )
             stage = due_stage(deadline, now, days)
             if stage is not None:
@@ -229,7 +232,11 @@ def queue_policy_notices(company: Company, *, batch_size: int = PLAN_BATCH_SIZE)
             )
             rows.append(
                 MemberNotice(
-                    user_id=user_id, company=company, kind=Kind.POLICY, enforcement_date=date, deadline=deadline
+                    user_id=user_id,
+                    company=company,
+                    kind=Kind.POLICY,
+                    enforcement_date=date,
+                    deadline=deadline,
                 )
             )
         MemberNotice.objects.bulk_create(rows, ignore_conflicts=True)
@@ -253,7 +260,9 @@ def announce_policy(company_id: int) -> Report:
         try:
             deliver(kinds=[Kind.POLICY], company_id=company.pk, limit=limit, report=report)
         except Exception:
-            logger.exception("Sending MFA policy notices for company %s failed; the command will retry.", company.pk)
+            logger.exception(
+                "Sending MFA policy notices for company %s failed; the command will retry.", company.pk
+            )
     return report
 
 
@@ -280,9 +289,8 @@ def _claim(token: uuid.UUID, size: int, *, kinds, company_id) -> int:
             return 0
         # The conditions again in the UPDATE itself: under READ COMMITTED a row another run claimed between
         # our SELECT and this UPDATE is re-checked here and left alone.
-        return (
-            MemberNotice.objects.filter(_claimable(now), pk__in=ids)
-            .update(claim_token=token, claimed_at=now)
+        return MemberNotice.objects.filter(_claimable(now), pk__in=ids).update(
+            claim_token=token, claimed_at=now
         )
 
 
@@ -349,7 +357,9 @@ def _mark_sent(notice: MemberNotice, token: uuid.UUID) -> None:
         status=Status.SENT, sent_at=timezone.now(), claim_token=None, claimed_at=None
     )
     if not marked:
-        logger.warning("MFA notice %s was sent but its claim had been taken over; it may be sent twice.", notice.pk)
+        logger.warning(
+            "MFA notice %s was sent but its claim had been taken over; it may be sent twice.", notice.pk
+        )
 
 
 def _mark_failed(notice: MemberNotice, token: uuid.UUID) -> str:
@@ -481,4 +491,3 @@ def run(*, batch_size: int = DELIVERY_BATCH_SIZE) -> Report:
         report.aborted = True
     report.deleted = delete_old()
     return report
-

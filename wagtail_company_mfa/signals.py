@@ -26,7 +26,7 @@ recovery_codes_regenerated = Signal()
 mfa_disabled = Signal()
 
 #: An administrator removed the user's MFA. Extra argument: ``actor`` (the administrator, or ``None``).
-#: Also ``company``: the company the reset was done for (``None`` from a superuser or ``manage.py mfa_reset``).
+#: Also ``company``: the company it was done for (``None`` from a superuser or ``manage.py mfa_reset``).
 mfa_reset = Signal()
 
 #: A company's MFA policy changed (sent by the company administration with ``sender`` = ``Company``, not the

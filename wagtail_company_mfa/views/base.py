@@ -12,7 +12,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 #: On every MFA view: never cached (a secret may show, SEC-23) and codes and passwords kept out of error
 #: reports (SEC-44).
-mfa_view = method_decorator([never_cache, sensitive_post_parameters("code", "password")], name="dispatch")
+mfa_view = method_decorator(
+    [never_cache, sensitive_post_parameters("code", "mfa-code", "password")], name="dispatch"
+)
 
 
 def safe_next_url(request, url: str | None = None) -> str:

@@ -10,6 +10,7 @@ import time
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.db import DatabaseError
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 #: Wrong confirmation codes while setting up, kept in the session: the delay grows as for a device.
 SETUP_FAILURES = session.PREFIX + "setup_failures"
+#: Wrong passwords on "Enter your password" in this session; at MAX_REAUTH_FAILURES the session ends.
+REAUTH_FAILURES = session.PREFIX + "reauth_failures"
+MAX_REAUTH_FAILURES = 5
 
 
 @mfa_view
@@ -56,6 +60,11 @@ class ReauthView(FormView):
     def post(self, request, *args, **kwargs):
         form = self.get_form()
         code_form = CodeForm(request.POST, prefix="mfa") if self.needs_code else None
+        if form.has_error("password", "invalid_password") and self._too_many_wrong_passwords():
+            # Guessing the password from a stolen session ends the session (SEC-10 spirit, SEC-25).
+            logout(request)
+            messages.error(request, _("Too many wrong passwords. Sign in again."))
+            return redirect("wagtailadmin_login")
         if not form.is_valid() or (code_form is not None and not code_form.is_valid()):
             return self.render_to_response(self.get_context_data(form=form, code_form=code_form))
         if code_form is not None:
@@ -66,8 +75,14 @@ class ReauthView(FormView):
                 if attempt.locked_until:
                     code_form.add_error("code", retry_message(attempt.locked_until))
                 return self.render_to_response(self.get_context_data(form=form, code_form=code_form))
+        request.session.pop(REAUTH_FAILURES, None)
         session.mark_password(request.session)
         return redirect(safe_next_url(request))
+
+    def _too_many_wrong_passwords(self) -> bool:
+        failures = self.request.session.get(REAUTH_FAILURES, 0) + 1
+        self.request.session[REAUTH_FAILURES] = failures
+        return failures >= MAX_REAUTH_FAILURES
 
 
 @mfa_view

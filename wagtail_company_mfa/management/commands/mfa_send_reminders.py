@@ -1,0 +1,45 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from wagtail_company_mfa import reminders
+from wagtail_company_mfa.conf import mfa_settings
+
+
+class Command(BaseCommand):
+    help = (
+        "Email members who have not set up two-factor authentication N days before their deadline "
+        "(WAGTAIL_COMPANY_MFA_REMINDER_DAYS), and send any policy notices still waiting. Safe to run from "
+        "cron every hour: nobody gets the same email twice, and an interrupted run is picked up by the next "
+        "one."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=reminders.DELIVERY_BATCH_SIZE,
+            help=f"Emails sent per batch (default {reminders.DELIVERY_BATCH_SIZE}). Memory use follows it.",
+        )
+
+    def handle(self, *args, batch_size, verbosity=1, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        report = reminders.run(batch_size=batch_size)
+        if verbosity >= 1:
+            days = ", ".join(str(day) for day in mfa_settings.REMINDER_DAYS) or "none"
+            self.stdout.write(
+                f"Reminder days: {days}. Due now: {report.planned}. Sent: {report.sent}. "
+                f"Cancelled (no longer applicable): {report.cancelled}. "
+                f"To retry later: {report.retry_later}. Given up: {report.failed}. Old records deleted: {report.deleted}."
+            )
+        if verbosity >= 2:
+            for error in report.errors:
+                self.stderr.write(error)
+        if report.aborted:
+            raise CommandError(
+                "Stopped because emails kept failing to send (is the mail server reachable?). "
+                "Nothing was lost: the next run continues where this one stopped."
+            )
+        if report.failed:
+            raise CommandError(
+                f"{report.failed} email(s) could not be sent after {reminders.MAX_ATTEMPTS} tries."
+            )
