@@ -74,7 +74,7 @@ def test_alice_enrolls_in_the_browser_and_signs_in_again(live_server, browser_pa
 
     page.goto(f"{base}/admin/login/")
     shot(page, "01-login")
-    sign_in(page, base, "alice")
+    sign_in(page, base, alice.get_username())
 
     # "Two-factor authentication required", naming the company.
     page.wait_for_url("**/company-mfa/required/**")
@@ -116,7 +116,7 @@ def test_alice_enrolls_in_the_browser_and_signs_in_again(live_server, browser_pa
 
     # A new browser session, a new sign-in: "Verify your identity" asks for the code.
     page.context.clear_cookies()
-    sign_in(page, base, "alice")
+    sign_in(page, base, alice.get_username())
     page.wait_for_url("**/company-mfa/verify/**")
     assert "Verify your identity" in page.inner_text("h1")
     code_input = page.locator("#id_code")

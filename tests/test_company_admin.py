@@ -118,6 +118,27 @@ def test_turning_mfa_on_without_a_date_is_refused(client, tenants):
     assert not company.require_mfa
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("time_zone", "Mars/Olympus_Mons", "is not a time zone this site knows"),
+        ("new_member_grace_days", "-3", "Ensure this value is greater than or equal to 0."),
+        ("new_member_grace_days", "366", "The grace period can be at most 365 days."),
+    ],
+)
+def test_invalid_policy_values_are_refused_and_the_preview_shows_the_saved_policy(
+    client, tenants, field, value, error
+):
+    sign_in(client, tenants.admin_a)
+    response = client.post(f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, **{field: value}))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert error in page
+    assert "From " in page  # the preview still renders, for the saved policy
+    assert Company.objects.get(pk=tenants.a.pk).time_zone == "Europe/Amsterdam"
+    assert not ModelLogEntry.objects.filter(action=flows.ACTION_POLICY_CHANGED).exists()
+
+
 def test_creating_a_company_with_a_policy_logs_it(
     client, tenants, policy_signals, django_capture_on_commit_callbacks
 ):
@@ -401,3 +422,21 @@ def test_superuser_deletes_a_company(client, tenants):
     sign_in(client, tenants.superuser)
     assert client.post(f"{BASE}/delete/{company.pk}/").status_code == 302
     assert not Company.objects.filter(pk=company.pk).exists()
+
+
+def test_members_page_query_count_does_not_grow_with_members(client, tenants):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from test_report import add_members
+
+    sign_in(client, tenants.admin_a)
+
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(member_url(tenants.a)).status_code == 200
+        return len(queries)
+
+    add_members(tenants.a, 8, start=0)
+    few = count_queries()
+    add_members(tenants.a, 120, start=8)
+    assert count_queries() == few

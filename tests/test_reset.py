@@ -358,3 +358,31 @@ def test_users_page_query_count_does_not_grow_with_users(client, tenants, viewer
     add_people(12, 3)
     many = count_queries()
     assert few == many, (few, many)
+
+
+def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  # SEC-40
+    """Adding someone to your company must not be a way to strip the factor they set up on their own."""
+    import datetime
+
+    from conftest import enroll_user, join, make_company, make_user
+    from django.utils import timezone
+
+    from wagtail_company_mfa import permissions
+    from wagtail_company_mfa.models import CompanyMembership
+
+    company = make_company("Acme Builders", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1))
+    admin = make_user("acme-admin")
+    join(admin, company, role=CompanyMembership.Role.ADMIN)
+    volunteer = make_user("volunteer")
+    enroll_user(volunteer)  # enrolled on their own, in no company
+    join(volunteer, company, joined_at=timezone.now() + datetime.timedelta(seconds=1))
+
+    assert "before joining your company" in permissions.reset_refusal(admin, volunteer, company)
+    assert permissions.ResetChecker(admin).may_reset(volunteer) is False
+    assert permissions.reset_refusal(make_user("root", superuser=True), volunteer, company) is None
+
+    member = make_user("member")
+    join(member, company, joined_at=timezone.now() - datetime.timedelta(days=30))
+    enroll_user(member)  # enrolled as a member of the company
+    assert permissions.reset_refusal(admin, member, company) is None
+    assert permissions.ResetChecker(admin).may_reset(member) is True

@@ -116,7 +116,7 @@ def start():
 # Re-authentication (SEC-25) ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [REGENERATE_URL, DISABLE_URL])
+@pytest.mark.parametrize("url", [REGENERATE_URL, DISABLE_URL, ENROLL_URL])
 def test_each_action_is_refused_without_recent_reauthentication(client, enrolled_upcoming_user, url, start):
     user = enrolled_upcoming_user
     with time_machine.travel(start, tick=False):

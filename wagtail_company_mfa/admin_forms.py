@@ -51,8 +51,8 @@ class PolicyPreviewPanel(Panel):
     """
     What the policy means, in words, computed on the server (no JavaScript): "From 3 March 2027, 42 members
     must use MFA; 17 have enrolled.", the instant the date starts in the company's time zone and in the
-    editing administrator's own, and what saving will do. Shown when editing an existing company; after a
-    rejected submission it describes the values submitted.
+    editing administrator's own, and what saving will do. Shown when editing an existing company, for its
+    saved policy.
     """
 
     def __init__(self, report_url_name: str | None = None, **kwargs):
@@ -77,7 +77,9 @@ class PolicyPreviewPanel(Panel):
             from .views.reports import summarize, summary_sentence
 
             context = super().get_context_data(parent_context)
-            company = self.instance
+            # The saved policy: after a rejected submission the instance holds the submitted values, some of
+            # which may be invalid (an unknown time zone, the switch on without a date).
+            company = type(self.instance)._default_manager.get(pk=self.instance.pk)
             now = timezone.now()
             summary = summarize(company, now=now)
             context.update(

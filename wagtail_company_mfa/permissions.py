@@ -26,12 +26,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Min, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from wagtail.permission_policies.base import BasePermissionPolicy
 
-from .models import Company, CompanyMembership
+from .models import AuthenticatorDevice, Company, CompanyMembership
 
 #: The permission that makes a user an administrator of every company (``app_label.codename``).
 MANAGE_ALL_COMPANIES = "wagtail_company_mfa.manage_all_companies"
@@ -207,7 +207,31 @@ def reset_refusal(actor, target, company=None) -> str | None:
             "authentication too. Ask a superuser, or someone who administers all their companies, to "
             "reset it."
         ) % {"person": display_name(target)}
+    if _enrolled_before_joining(target.pk, administered):
+        return _enrolled_before_joining_message(target)
     return None
+
+
+def _enrolled_before_joining(user_id, company_ids) -> bool:
+    """
+    Whether the person set up their authenticator before joining (or rejoining) the given companies. A
+    company administrator may add any user as a member; without this rule, adding someone would be enough to
+    strip the second factor they set up on their own (SEC-40: only MFA that belongs to your company).
+    """
+    joined = CompanyMembership.objects.filter(
+        user_id=user_id, company_id__in=company_ids, is_active=True
+    ).aggregate(first=Min("joined_at"))["first"]
+    return (
+        joined is not None
+        and AuthenticatorDevice.objects.filter(user_id=user_id, created_at__lt=joined).exists()
+    )
+
+
+def _enrolled_before_joining_message(target) -> str:
+    return _(
+        "%(person)s set up two-factor authentication before joining your company, so only a superuser (or "
+        "someone who manages every company) can reset it."
+    ) % {"person": display_name(target)}
 
 
 def may_see_person(actor, target) -> bool:
@@ -262,6 +286,7 @@ class ResetChecker:
         self.manage_all = can_manage_all(actor)
         self._memberships = None
         self._manage_all_holders = None
+        self._enrolled_early = None
 
     def _target_companies(self, target) -> set[int]:
         if self._memberships is None:
@@ -295,7 +320,27 @@ class ResetChecker:
         administered = administered_company_ids(actor)
         if not companies or companies - administered:
             return False
-        return not self._holds_manage_all(target)
+        if self._holds_manage_all(target):
+            return False
+        return target.pk not in self._enrolled_before_joining()
+
+    def _enrolled_before_joining(self) -> set[int]:
+        """The members whose authenticator predates their membership of the actor's companies (one query)."""
+        if self._enrolled_early is None:
+            administered = administered_company_ids(self.actor)
+            device_created = AuthenticatorDevice.objects.filter(user_id=OuterRef("user_id")).values(
+                "created_at"
+            )
+            rows = (
+                CompanyMembership.objects.filter(company_id__in=administered, is_active=True)
+                .values("user_id")
+                .annotate(joined=Min("joined_at"), enrolled=Subquery(device_created[:1]))
+                .values_list("user_id", "joined", "enrolled")
+            )
+            self._enrolled_early = {
+                user_id for user_id, joined, enrolled in rows if enrolled is not None and enrolled < joined
+            }
+        return self._enrolled_early
 
 
 def users_holding_manage_all():

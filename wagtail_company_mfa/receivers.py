@@ -57,7 +57,8 @@ def announce_policy_change(sender, company, changes, actor=None, request=None, *
 
     if reminders.policy_change_needs_notice(company, changes):
         company_id = company.pk
-        transaction.on_commit(lambda: reminders.announce_policy(company_id))
+        # robust: a failure here is logged; the policy change it reports is already committed.
+        transaction.on_commit(lambda: reminders.announce_policy(company_id), robust=True)
 
 
 def remind_upcoming_at_login(sender, request, user, **kwargs):

@@ -192,8 +192,21 @@ def plan_reminders(now: datetime.datetime | None = None, *, batch_size: int = PL
                     )
                 )
         if rows:
-            MemberNotice.objects.bulk_create(rows, ignore_conflicts=True)
             due += len(rows)
+            # Most runs find every due reminder planned already: reading the batch's keys is cheaper than
+            # inserting rows only to have them ignored. The insert still ignores conflicts, for a run racing
+            # this one.
+            planned = set(
+                MemberNotice.objects.filter(
+                    kind=Kind.REMINDER, user_id__in={row.user_id for row in rows}, deadline__gt=now
+                ).values_list("user_id", "company_id", "deadline", "days_before")
+            )
+            rows = [
+                row
+                for row in rows
+                if (row.user_id, row.company_id, row.deadline, row.days_before) not in planned
+            ]
+            MemberNotice.objects.bulk_create(rows, ignore_conflicts=True)
     return due
 
 
@@ -358,7 +371,9 @@ def _mark_sent(notice: MemberNotice, token: uuid.UUID) -> None:
     )
     if not marked:
         logger.warning(
-            "MFA notice %s was sent but its claim had been taken over; it may be sent twice.", notice.pk
+            "MFA notice %s was sent, but meanwhile its row was superseded or its claim taken over (after "
+            "CLAIM_TIMEOUT), so it may be sent again.",
+            notice.pk,
         )
 
 

@@ -129,3 +129,6 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xl
 # across restarts and re-seeding. A real site generates its own key and keeps it out of the repository:
 #   python -c "from wagtail_company_mfa.crypto import generate_key; print(generate_key())"
 WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["qp298YnuRb_hzTPco8-2rsJuqRS-lQENB9KnAnWSUEM="]
+
+# No avatars from gravatar.com: the demo runs without internet access, and editors' emails stay on this site.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None

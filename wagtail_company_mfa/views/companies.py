@@ -4,7 +4,8 @@ company and policy form, the members (add, change role, deactivate), the enrollm
 member's MFA.
 
 Every view checks on the server who may do what (:mod:`wagtail_company_mfa.permissions`): someone who
-manages no company gets 403 from each URL, a company administrator gets 404 for a company that is not theirs.
+manages no company is refused every URL (``PermissionDenied``, which Wagtail's admin turns into its "Sorry,
+you do not have permission" redirect), a company administrator gets 404 for a company that is not theirs.
 The changes themselves go through :mod:`wagtail_company_mfa.flows`, which logs and signals them.
 """
 
@@ -28,7 +29,7 @@ from django.views.generic import FormView, TemplateView
 from wagtail.admin import messages
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.ui.tables import Column, DateColumn, UserColumn
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views import generic
 from wagtail.admin.views.generic.base import BaseListingView, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
@@ -234,6 +235,10 @@ class MembersFilterSet(WagtailFilterSet):
         return queryset.filter(is_active=value == "true")
 
 
+def member_name(membership) -> str:
+    return permissions.display_name(membership.user)
+
+
 class EnrollmentColumn(Column):
     cell_template_name = "wagtail_company_mfa/companies/enrollment_cell.html"
 
@@ -273,7 +278,7 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
     @cached_property
     def columns(self):
         return [
-            UserColumn("user", label=gettext("Person"), sort_key="name", width="25%"),
+            Column("name", label=gettext("Person"), accessor=member_name, sort_key="name"),
             Column("email", label=gettext("Email"), accessor=lambda m: reports.user_email(m.user)),
             Column("role", label=gettext("Role"), accessor="get_role_display", sort_key="role"),
             Column(
@@ -302,7 +307,7 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
     def get_base_queryset(self):
         return (
             CompanyMembership.objects.filter(company_id=self.company.pk)
-            .select_related("user", "user__wagtail_userprofile")
+            .select_related("user", "company")
             .annotate(
                 enrolled=Exists(
                     AuthenticatorDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
@@ -346,7 +351,9 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
         return str(self.company)
 
     def get_breadcrumbs_items(self):
-        return self.company_breadcrumbs({"url": "", "label": gettext("Members")})
+        return self.company_breadcrumbs(
+            {"url": "", "label": gettext("Members"), "sublabel": str(self.company)}
+        )
 
     @cached_property
     def header_buttons(self):
@@ -382,7 +389,7 @@ class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemp
     def get_breadcrumbs_items(self):
         return self.company_breadcrumbs(
             {"url": self.members_url(), "label": gettext("Members")},
-            {"url": "", "label": gettext("Add a member")},
+            {"url": "", "label": gettext("Add a member"), "sublabel": str(self.company)},
         )
 
     def get_context_data(self, **kwargs):
@@ -479,7 +486,11 @@ class EditMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTem
     def get_breadcrumbs_items(self):
         return self.company_breadcrumbs(
             {"url": self.members_url(), "label": gettext("Members")},
-            {"url": "", "label": permissions.display_name(self.membership.user)},
+            {
+                "url": "",
+                "label": permissions.display_name(self.membership.user),
+                "sublabel": str(self.company),
+            },
         )
 
     def get_initial(self):
@@ -635,6 +646,7 @@ class CompanyViewSet(ModelViewSet):
         return self._construct(
             reports.EnrollmentReportView,
             model=CompanyMembership,
+            header_icon="lock",
             index_url_name=self.get_url_name("report"),
             index_results_url_name=self.get_url_name("report_results"),
         )
@@ -644,6 +656,7 @@ class CompanyViewSet(ModelViewSet):
         return self._construct(
             reports.EnrollmentReportView,
             model=CompanyMembership,
+            header_icon="lock",
             index_url_name=self.get_url_name("report"),
             index_results_url_name=self.get_url_name("report_results"),
             results_only=True,
@@ -651,7 +664,7 @@ class CompanyViewSet(ModelViewSet):
 
     @cached_property
     def reset_view(self):
-        return self._construct(reset.ResetMFAView)
+        return self._construct(reset.ResetMFAView, header_icon="lock-open")
 
     def get_urlpatterns(self):
         urlpatterns = [

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from wagtail.admin.filters import WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn, UserColumn
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
@@ -72,13 +72,13 @@ def has_authenticator():
 
 def member_queryset(company):
     """
-    The active members of ``company`` with their user (and Wagtail profile, for avatars) and, from two
-    subqueries, when their authenticator app was set up and last used: one query however many members.
+    The active members of ``company`` with their user and, from subqueries, when their authenticator app was
+    set up and last used: one query however many members.
     """
     authenticator = AuthenticatorDevice.objects.filter(user_id=OuterRef("user_id"), confirmed=True)
     return (
         CompanyMembership.objects.filter(company_id=company.pk, is_active=True)
-        .select_related("user", "user__wagtail_userprofile")
+        .select_related("user")
         .annotate(
             enrolled_at=Subquery(authenticator.values("created_at")[:1]),
             last_used_at=Subquery(authenticator.values("last_used_at")[:1]),
@@ -304,7 +304,6 @@ class EnrollmentReportView(ReportView):
     index_results_url_name = None
     edit_url_name = None
     members_url_name = None
-    reset_url_name = None
     companies_index_url_name = None
     verbose_name = gettext_lazy("member")
     verbose_name_plural = gettext_lazy("members")
@@ -347,7 +346,7 @@ class EnrollmentReportView(ReportView):
     @cached_property
     def columns(self):
         return [
-            UserColumn("user", label=gettext("Member"), sort_key="name", width="20%"),
+            Column("name", label=gettext("Member"), sort_key="name", width="20%"),
             Column("email", label=gettext("Email"), sort_key="email"),
             Column("role_label", label=gettext("Role"), sort_key="role"),
             StateColumn("state", label=gettext("MFA")),
@@ -469,7 +468,6 @@ class EnrollmentReportView(ReportView):
             company=self.company,
             summary=self.summary,
             summary_sentence=summary_sentence(self.company, self.summary, now=self.now),
-            reset_url_name=self.reset_url_name,
         )
         return context
 

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Reminder days: {days}. Due now: {report.planned}. Sent: {report.sent}. "
                 f"Cancelled (no longer applicable): {report.cancelled}. "
-                f"To retry later: {report.retry_later}. Given up: {report.failed}. Old records deleted: {report.deleted}."
+                f"To retry later: {report.retry_later}. Given up: {report.failed}. "
+                f"Old records deleted: {report.deleted}."
             )
         if verbosity >= 2:
             for error in report.errors:
