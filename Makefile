@@ -22,7 +22,7 @@ TOX_ARGS ?=
 
 MANAGE := $(PY) sandbox/manage.py
 
-.PHONY: help sandbox sandbox-seed demo-code test lint format docs tox clean distclean
+.PHONY: help sandbox sandbox-seed demo-code test screenshots lint format docs tox clean distclean
 
 help: ## Show this help
 	@echo "Usage: make <target> [VARIABLE=value]"
@@ -81,6 +81,9 @@ lint: $(VENV)/.installed-lint ## Check code style with ruff
 format: $(VENV)/.installed-lint ## Fix what ruff can fix, and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+screenshots: $(VENV)/.installed-test ## Refresh the user guide's screenshots (docs/_static/screenshots/) with the browser test
+	MFA_SCREENSHOT_DIR=docs/_static/screenshots $(BIN)/pytest -p no:randomly -m browser tests/test_browser.py
 
 docs: $(VENV)/.installed-docs ## Build the documentation into docs/_build/html (warnings are errors)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

@@ -3,7 +3,8 @@ The whole forced enrollment in a real browser: Debian's Chromium, headless, driv
 live test server. Alice (REQUIRED, not enrolled) signs in, reads the setup key off the page, types the code
 her "phone" computes, saves her recovery code and lands on the dashboard; then signs in again with a code.
 
-Screenshots of every page go to docs/_static/screenshots/ for the user guide (or $MFA_SCREENSHOT_DIR).
+Screenshots of every page go to test-results/screenshots/, or to $MFA_SCREENSHOT_DIR: `make screenshots`
+points it at docs/_static/screenshots/ to refresh the user guide's pictures.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(
-    os.environ.get(
-        "MFA_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "docs" / "_static" / "screenshots"
-    )
+    os.environ.get("MFA_SCREENSHOT_DIR") or Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
 )
 # Chromium on a closed network: no background connections, no first-run, no sandbox as root (CI runs as root).
 CHROMIUM_ARGS = [
