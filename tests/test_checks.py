@@ -122,3 +122,20 @@ def test_throttling_cannot_be_switched_off(settings, factor):  # SEC-10
     messages = mfa_checks.check_settings()
     assert ids(messages) == ["wagtail_company_mfa.E007"]
     assert "THROTTLE_FACTOR" in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REMINDER_DAYS", ["soon"]),
+        ("REMINDER_DAYS", [0]),
+        ("ENFORCE", "everywhere"),
+        ("ENCRYPTION_KEYS", 42),
+        ("RECOVERY_CODES_COUNT", "many"),
+    ],
+)
+def test_every_unusable_setting_is_reported(settings, name, value):
+    setattr(settings, f"WAGTAIL_COMPANY_MFA_{name}", value)
+    messages = mfa_checks.check_settings()
+    assert ids(messages) == ["wagtail_company_mfa.E007"]
+    assert name in messages[0].hint

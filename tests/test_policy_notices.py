@@ -233,3 +233,51 @@ def test_notices_never_contain_a_code_or_secret(company, django_capture_on_commi
     assert "otpauth" not in dump
     for code in company.ben_codes:
         assert code not in dump
+
+
+def test_notice_subject_names_the_companys_own_date(db):
+    """The company picked 2 February in Amsterdam; a reader in UTC must not read "1 February"."""
+    import datetime
+
+    from conftest import join, make_company, make_user
+    from django.core import mail
+    from django.core.management import call_command
+
+    from wagtail_company_mfa.reminders import queue_policy_notices
+
+    company = make_company(
+        "Tulip BV", time_zone="Europe/Amsterdam", require_mfa=True, enforcement_date=datetime.date(2031, 2, 2)
+    )
+    join(make_user("reader"), company)
+
+    queue_policy_notices(company)
+    call_command("mfa_send_reminders", verbosity=0)
+
+    subjects = [message.subject for message in mail.outbox]
+    assert subjects, "no notice was sent"
+    assert all("Feb. 2, 2031" in subject for subject in subjects), subjects
+
+
+def test_switching_the_requirement_off_tells_the_other_administrators(db, django_capture_on_commit_callbacks):
+    """SEC-39: lowering a company's protection is notified, not only audited."""
+    import datetime
+
+    from conftest import join, make_company, make_user
+    from django.core import mail
+
+    from wagtail_company_mfa import flows
+    from wagtail_company_mfa.models import CompanyMembership
+
+    company = make_company("Acme Builders", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1))
+    actor, other_admin, member = make_user("actor"), make_user("other-admin"), make_user("member")
+    join(actor, company, role=CompanyMembership.Role.ADMIN)
+    join(other_admin, company, role=CompanyMembership.Role.ADMIN)
+    join(member, company)
+
+    company.require_mfa = False
+    with django_capture_on_commit_callbacks(execute=True):
+        flows.save_company(company, actor=actor)
+
+    lifted = [m for m in mail.outbox if "no longer requires" in m.subject]
+    assert [m.to for m in lifted] == [[other_admin.email]]
+    assert "actor" in lifted[0].body

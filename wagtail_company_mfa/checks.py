@@ -125,20 +125,26 @@ check_time_zone_support.tags = (Tags.security,)
 def check_settings(app_configs=None, **kwargs):
     from django.core.exceptions import ImproperlyConfigured
 
-    from .conf import mfa_settings
+    from .conf import MFASettings, mfa_settings
     from .models import validate_time_zone
 
     errors = []
-    try:
-        mfa_settings.EXEMPT_USER  # noqa: B018 - resolving it is the check
-    except ImproperlyConfigured as exc:
-        errors.append(
-            Error(
-                str(exc),
-                hint="Point WAGTAIL_COMPANY_MFA_EXEMPT_USER at a function that takes a user, returns a bool.",
-                id=E007_BAD_SETTING,
+    # Read every setting once: each property raises ImproperlyConfigured for a value it cannot use.
+    for name, attribute in vars(MFASettings).items():
+        if not isinstance(attribute, property):
+            continue
+        try:
+            getattr(mfa_settings, name)
+        except (ImproperlyConfigured, TypeError, ValueError) as exc:
+            errors.append(
+                Error(
+                    str(exc) or f"WAGTAIL_COMPANY_MFA_{name} has a value that cannot be used.",
+                    hint=f"See WAGTAIL_COMPANY_MFA_{name} in the settings reference of the documentation.",
+                    id=E007_BAD_SETTING,
+                )
             )
-        )
+    if errors:
+        return errors
     if mfa_settings.THROTTLE_FACTOR < 1:
         errors.append(
             Error(

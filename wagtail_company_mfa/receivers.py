@@ -61,6 +61,32 @@ def announce_policy_change(sender, company, changes, actor=None, request=None, *
         transaction.on_commit(lambda: reminders.announce_policy(company_id), robust=True)
 
 
+def email_requirement_lifted(sender, company, changes, actor=None, request=None, **kwargs):
+    """
+    Tell the company's other administrators when Require MFA is switched off (SEC-39): lowering a company's
+    protection should never go unnoticed, whoever did it.
+    """
+    from django.db import transaction
+
+    from .models import CompanyMembership
+
+    old, new = changes.get("require_mfa", (None, None))
+    if not (old and not new):
+        return
+    admins = CompanyMembership.objects.filter(
+        company=company, role=CompanyMembership.Role.ADMIN, is_active=True, user__is_active=True
+    ).select_related("user")
+    if actor is not None:
+        admins = admins.exclude(user_id=actor.pk)
+    context = {"company_name": company.name, "actor": actor}
+
+    def send():
+        for membership in admins:
+            emails.send(membership.user, "requirement_lifted", context)
+
+    transaction.on_commit(send, robust=True)
+
+
 def remind_upcoming_at_login(sender, request, user, **kwargs):
     """Once per session, at sign-in: a warning message if the user has a deadline ahead and no MFA yet."""
     from . import components
@@ -96,6 +122,9 @@ def connect():
         email_recovery_codes_regenerated, dispatch_uid="wagtail_company_mfa.email_recovery_codes_regenerated"
     )
     signals.policy_changed.connect(announce_policy_change, dispatch_uid="wagtail_company_mfa.announce_policy")
+    signals.policy_changed.connect(
+        email_requirement_lifted, dispatch_uid="wagtail_company_mfa.email_requirement_lifted"
+    )
     user_logged_in.connect(remind_upcoming_at_login, dispatch_uid="wagtail_company_mfa.remind_upcoming")
     signals.mfa_reset.connect(email_reset, dispatch_uid="wagtail_company_mfa.email_reset")
     _connect_company_administration()
