@@ -94,7 +94,9 @@ def run_config(config: str, number: int, database: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5, help="rounds per configuration (best one kept)")
     parser.add_argument("--number", type=int, default=300, help="requests per URL per round")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -112,7 +114,8 @@ def main() -> None:
             print(f"round {round_number + 1}/{args.repeat} done", file=sys.stderr)
 
     best = {
-        config: {url: min(r[url]["seconds"] for r in results) for url in URLS} for config, results in rounds.items()
+        config: {url: min(r[url]["seconds"] for r in results) for url in URLS}
+        for config, results in rounds.items()
     }
     spread = {
         config: {url: statistics.median(r[url]["seconds"] for r in results) for url in URLS}
@@ -123,9 +126,13 @@ def main() -> None:
     import django
     import wagtail
 
-    print(f"Django {django.get_version()}, Wagtail {wagtail.__version__}, Python {sys.version.split()[0]}, SQLite")
-    print(f"{args.repeat} rounds x {args.number} requests per URL; best round shown (median in brackets)\n")
-    header = f"{'URL':<16}{'plain':>16}{'+ django-otp':>16}{'+ company-mfa':>16}{'vs plain':>10}{'vs otp':>9}  queries"
+    print(
+        f"Django {django.get_version()}, Wagtail {wagtail.__version__}, "
+        f"Python {sys.version.split()[0]}, SQLite"
+    )
+    print(f"{args.repeat} rounds x {args.number} requests per URL; best round (median of rounds)\n")
+    columns = ("plain", "+ django-otp", "+ company-mfa")
+    header = f"{'URL':<16}" + "".join(f"{c:>24}" for c in columns) + f"{'vs plain':>10}{'vs otp':>9}  queries"
     print(header)
     print("-" * len(header))
     summary = {}
@@ -134,7 +141,7 @@ def main() -> None:
         counts = "/".join(str(queries[c][url]["queries"]) for c in CONFIGS)
         print(
             f"{url:<16}"
-            + "".join(f"{best[c][url] * 1e3:>9.3f} ms ({spread[c][url] * 1e3:.2f})"[:16].rjust(16) for c in CONFIGS)
+            + "".join(f"{best[c][url] * 1e3:.3f} ms ({spread[c][url] * 1e3:.3f})".rjust(24) for c in CONFIGS)
             + f"{mfa / plain:>10.3f}{mfa / otp:>9.3f}  {counts}"
         )
         summary[url] = {

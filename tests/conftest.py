@@ -39,7 +39,9 @@ def pytest_configure(config):
         assert "site-packages" in wagtail_company_mfa.__file__, wagtail_company_mfa.__file__
 
 
-def make_user(username: str, *, password: str = PASSWORD, superuser: bool = False, admin: bool = True, **extra):
+def make_user(
+    username: str, *, password: str = PASSWORD, superuser: bool = False, admin: bool = True, **extra
+):
     """A user who can reach the Wagtail admin. Works with the default and the email user model."""
     User = get_user_model()
     fields = {"email": f"{username}@example.com", **extra}
@@ -101,7 +103,9 @@ def company_off(db):
 
 def join(user, company, *, role=CompanyMembership.Role.MEMBER, joined_at=None, **extra) -> CompanyMembership:
     joined_at = joined_at or timezone.now() - datetime.timedelta(days=365)
-    return CompanyMembership.objects.create(user=user, company=company, role=role, joined_at=joined_at, **extra)
+    return CompanyMembership.objects.create(
+        user=user, company=company, role=role, joined_at=joined_at, **extra
+    )
 
 
 @pytest.fixture

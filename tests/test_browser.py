@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOTS = Path(
-    os.environ.get("MFA_SCREENSHOT_DIR") or Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
+    os.environ.get("MFA_SCREENSHOT_DIR")
+    or Path(__file__).resolve().parents[1] / "test-results" / "screenshots"
 )
 # Chromium on a closed network: no background connections, no first-run, no sandbox as root (CI runs as root).
 CHROMIUM_ARGS = [

@@ -45,8 +45,9 @@ def client_details(request) -> dict:
 
 def _unwrap(user):
     """
-    The model instance behind ``request.user``. OTPMiddleware wraps Django's lazy user in a second lazy object,
-    and Wagtail's audit log looks the logger up by the *type* of what it is given, unwrapping only one level.
+    The model instance behind ``request.user``. OTPMiddleware wraps Django's lazy user in a second lazy
+    object, and Wagtail's audit log looks the logger up by the *type* of what it is given, unwrapping only one
+    level.
     """
     while isinstance(user, LazyObject):
         if user._wrapped is empty:
@@ -62,9 +63,7 @@ def _audit(user, action: str, *, actor=None, request=None, **data) -> None:
 
 
 def _send(signal, user, request, **kwargs) -> None:
-    transaction.on_commit(
-        lambda: signal.send(sender=get_user_model(), user=user, request=request, **kwargs)
-    )
+    transaction.on_commit(lambda: signal.send(sender=get_user_model(), user=user, request=request, **kwargs))
 
 
 def authenticator_for(user) -> AuthenticatorDevice | None:
@@ -76,7 +75,7 @@ def is_enrolled(user) -> bool:
     return AuthenticatorDevice.objects.filter(user_id=user.pk, confirmed=True).exists()
 
 
-# Verification ------------------------------------------------------------------------------------------------
+# Verification ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -192,7 +191,7 @@ def use_recovery_code(request, token) -> Attempt:
     return attempt
 
 
-# Recovery codes ----------------------------------------------------------------------------------------------
+# Recovery codes --------------------------------------------------------------------------------------------
 
 
 def _add_codes(device: RecoveryCodeDevice, count: int) -> list[str]:
@@ -218,7 +217,7 @@ def issue_recovery_codes(user) -> list[str]:
     return _add_codes(device, mfa_settings.RECOVERY_CODES_COUNT)
 
 
-# Enrollment --------------------------------------------------------------------------------------------------
+# Enrollment ------------------------------------------------------------------------------------------------
 
 
 def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:

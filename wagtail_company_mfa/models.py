@@ -188,12 +188,6 @@ class CompanyMembership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.company}"
 
-    @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
-        instance = super().from_db(db, field_names, values, **kwargs)
-        instance._loaded_is_active = instance.__dict__.get("is_active")
-        return instance
-
     def save(self, *args, **kwargs):
         # A reactivated member is treated as a newly joined one (SPEC §2): their grace period restarts.
         if self.is_active and getattr(self, "_loaded_is_active", None) is False:
@@ -203,6 +197,12 @@ class CompanyMembership(models.Model):
                 kwargs["update_fields"] = {*update_fields, "joined_at"}
         super().save(*args, **kwargs)
         self._loaded_is_active = self.is_active
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_is_active = instance.__dict__.get("is_active")
+        return instance
 
     @property
     def is_admin(self) -> bool:
@@ -266,8 +266,12 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
 
     def _consume_step(self, step: int) -> bool:
         now = timezone.now()
-        updated = type(self).objects.filter(pk=self.pk, last_t__lt=step).update(
-            last_t=step, last_used_at=now, throttling_failure_count=0, throttling_failure_timestamp=None
+        updated = (
+            type(self)
+            .objects.filter(pk=self.pk, last_t__lt=step)
+            .update(
+                last_t=step, last_used_at=now, throttling_failure_count=0, throttling_failure_timestamp=None
+            )
         )
         if updated:
             self.last_t, self.last_used_at = step, now
@@ -313,8 +317,13 @@ class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
                 if recovery_codes.check(code, candidate.code_hash) and candidate.spend():
                     self.throttle_reset(commit=False)
                     self.set_last_used_timestamp(commit=False)
-                    self.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp",
-                                             "last_used_at"])
+                    self.save(
+                        update_fields=[
+                            "throttling_failure_count",
+                            "throttling_failure_timestamp",
+                            "last_used_at",
+                        ]
+                    )
                     return True
         self.throttle_increment()
         return False

@@ -12,8 +12,8 @@ mfa_enrolled = Signal()
 #: A session completed the second factor. Extra argument: ``device``.
 mfa_verified = Signal()
 
-#: Another wrong code after ``THROTTLE_LOG_THRESHOLD`` in a row. Extra arguments: ``device``, ``failure_count``,
-#: ``locked_until``, and ``first`` (True the first time in a run of failures).
+#: Another wrong code after ``THROTTLE_LOG_THRESHOLD`` in a row. Extra arguments: ``device``,
+#: ``failure_count``, ``locked_until``, and ``first`` (True the first time in a run of failures).
 mfa_throttled = Signal()
 
 #: A recovery code was spent and its replacement issued. Extra argument: ``remaining`` (unused codes).

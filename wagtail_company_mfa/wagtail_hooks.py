@@ -15,13 +15,17 @@ def register_admin_urls():
 @hooks.register("register_log_actions")
 def register_log_actions(actions):
     actions.register_action(flows.ACTION_ENROLLED, _("Enroll in MFA"), _("Set up two-factor authentication"))
-    actions.register_action(flows.ACTION_REPLACED, _("Replace authenticator"), _("Replaced the authenticator app"))
+    actions.register_action(
+        flows.ACTION_REPLACED, _("Replace authenticator"), _("Replaced the authenticator app")
+    )
     actions.register_action(flows.ACTION_VERIFIED, _("Verify MFA"), _("Signed in with a second factor"))
     actions.register_action(
         flows.ACTION_THROTTLED, _("MFA throttled"), _("Wrong two-factor codes: further attempts delayed")
     )
     actions.register_action(
-        flows.ACTION_REPLAYED, _("MFA code replayed"), _("A two-factor code was used a second time and refused")
+        flows.ACTION_REPLAYED,
+        _("MFA code replayed"),
+        _("A two-factor code was used a second time and refused"),
     )
     actions.register_action(
         flows.ACTION_RECOVERY_USED, _("Use recovery code"), _("Signed in with a recovery code")
@@ -29,7 +33,9 @@ def register_log_actions(actions):
     actions.register_action(
         flows.ACTION_RECOVERY_REGENERATED, _("Regenerate recovery code"), _("Replaced the recovery code")
     )
-    actions.register_action(flows.ACTION_DISABLED, _("Turn off MFA"), _("Turned off two-factor authentication"))
+    actions.register_action(
+        flows.ACTION_DISABLED, _("Turn off MFA"), _("Turned off two-factor authentication")
+    )
     # flows.ACTION_RESET has a formatter that names the company: see register_company_log_actions below.
 
 
