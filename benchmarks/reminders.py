@@ -57,7 +57,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     seed(args.members, args.enrolled)
-    with override_settings(EMAIL_BACKEND="__main__.CountingBackend"):
+    backend = "__main__.CountingBackend"
+    email = (
+        {"MAILERS": {"default": {"BACKEND": backend}}}
+        if django.VERSION >= (6, 1)
+        else {"EMAIL_BACKEND": backend}
+    )
+    with override_settings(**email):
         first = measure(args.batch_size, trace=not args.no_trace)
         second = measure(args.batch_size, trace=not args.no_trace)
     enrolled = int(args.members * args.enrolled)

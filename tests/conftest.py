@@ -6,6 +6,7 @@ import datetime
 import os
 import time
 
+import django
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -274,3 +275,11 @@ class Tenants:
 @pytest.fixture
 def tenants(db):
     return Tenants()
+
+
+def use_email_backend(settings, backend: str) -> None:
+    """Point the default email backend at ``backend`` (Django 6.1 configures it as ``MAILERS``)."""
+    if django.VERSION >= (6, 1):
+        settings.MAILERS = {"default": {"BACKEND": backend}}
+    else:
+        settings.EMAIL_BACKEND = backend

@@ -127,7 +127,9 @@ def test_enrolled_user_sees_since_when_last_used_codes_left_and_why_it_stays_on(
 
 
 def test_no_codes_left_is_flagged(client, demo):
-    RecoveryCode.objects.filter(device__user=demo.erin).update(used_at=datetime.datetime.now(datetime.UTC))
+    RecoveryCode.objects.filter(device__user=demo.erin).update(
+        used_at=datetime.datetime.now(datetime.timezone.utc)
+    )
     sign_in(client, demo.erin)
     response = client.get(ACCOUNT_URL)
     assert field(response, "codes-left") == "0"
@@ -153,11 +155,11 @@ def test_a_late_joiner_sees_their_own_date(client, db):
         new_member_grace_days=10,
     )
     user = make_user("newcomer")
-    with time_machine.travel(datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.UTC), tick=False):
-        join(user, company, joined_at=datetime.datetime(2026, 2, 25, 9, tzinfo=datetime.UTC))
+    with time_machine.travel(datetime.datetime(2026, 3, 1, 12, tzinfo=datetime.timezone.utc), tick=False):
+        join(user, company, joined_at=datetime.datetime(2026, 2, 25, 9, tzinfo=datetime.timezone.utc))
         sign_in(client, user)
         page = words(client.get(ACCOUNT_URL))
-    own_deadline = datetime.datetime(2026, 3, 7, 9, tzinfo=datetime.UTC)  # joined + 10 days
+    own_deadline = datetime.datetime(2026, 3, 7, 9, tzinfo=datetime.timezone.utc)  # joined + 10 days
     assert f"Acme Builders: required from {local(own_deadline, 'UTC')}" in page
     assert "your own date, because you joined after the company's date" in page
 
@@ -173,12 +175,14 @@ def test_dates_are_shown_in_the_users_own_time_zone(client, db):  # SEC-51
         time_zone="America/Chicago",
     )
     user = make_user("traveller")
-    join(user, company, joined_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    join(user, company, joined_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
     profile = UserProfile.get_for_user(user)
     profile.current_time_zone = "Asia/Tokyo"
     profile.save()
 
-    with time_machine.travel(datetime.datetime(2026, 5, 20, 23, 30, tzinfo=datetime.UTC), tick=False):
+    with time_machine.travel(
+        datetime.datetime(2026, 5, 20, 23, 30, tzinfo=datetime.timezone.utc), tick=False
+    ):
         user.phone, _codes = enroll_user(user)
         sign_in(client, user)
         response = client.get(ACCOUNT_URL)
@@ -186,7 +190,7 @@ def test_dates_are_shown_in_the_users_own_time_zone(client, db):  # SEC-51
 
     # 00:00 in Chicago on 1 June is 05:00 UTC, which is 14:00 on 1 June in Tokyo.
     deadline = company.enforcement_starts_at
-    assert deadline == datetime.datetime(2026, 6, 1, 5, tzinfo=datetime.UTC)
+    assert deadline == datetime.datetime(2026, 6, 1, 5, tzinfo=datetime.timezone.utc)
     assert "required from " + local(deadline, "Asia/Tokyo") in page
     assert local(deadline, "Asia/Tokyo") != local(deadline, "UTC")
     assert "Times are in your time zone, Asia/Tokyo." in page

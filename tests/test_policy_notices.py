@@ -13,7 +13,7 @@ from smtplib import SMTPException
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user
+from conftest import enroll_user, join, make_company, make_user, use_email_backend
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import call_command
@@ -23,7 +23,7 @@ from wagtail_company_mfa.models import Company, MemberNotice
 
 pytestmark = pytest.mark.django_db
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
@@ -195,7 +195,7 @@ class DownBackend(locmem.EmailBackend):
 def test_a_mail_failure_never_breaks_the_policy_change_and_the_command_sends_later(
     company, settings, django_capture_on_commit_callbacks
 ):
-    settings.EMAIL_BACKEND = "test_policy_notices.DownBackend"
+    use_email_backend(settings, "test_policy_notices.DownBackend")
     change(
         company,
         django_capture_on_commit_callbacks,
@@ -205,7 +205,7 @@ def test_a_mail_failure_never_breaks_the_policy_change_and_the_command_sends_lat
     company.refresh_from_db()
     assert company.require_mfa
     assert not mail.outbox
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    use_email_backend(settings, "django.core.mail.backends.locmem.EmailBackend")
     with time_machine.travel(NOW + datetime.timedelta(hours=1), tick=False):
         call_command("mfa_send_reminders", verbosity=0)
     assert sorted(to for to, _subject in inbox()) == ["ann", "ben"]

@@ -11,7 +11,7 @@ from smtplib import SMTPException
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user
+from conftest import enroll_user, join, make_company, make_user, use_email_backend
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
@@ -22,7 +22,7 @@ from wagtail_company_mfa.models import MemberNotice
 
 pytestmark = pytest.mark.django_db
 
-UTC = datetime.UTC
+UTC = datetime.timezone.utc
 START = datetime.datetime(2026, 3, 1, 0, 30, tzinfo=UTC)
 
 
@@ -263,7 +263,7 @@ EVERYONE = [f"member{index}" for index in range(6)]
 
 
 def test_a_message_the_backend_refuses_is_retried_later_and_nothing_is_sent_twice(due_members, settings):
-    settings.EMAIL_BACKEND = "test_reminders.FlakyBackend"
+    use_email_backend(settings, "test_reminders.FlakyBackend")
     FlakyBackend.calls, FlakyBackend.fail, FlakyBackend.always_fail = 0, {3}, False
 
     with time_machine.travel(at(1), tick=False):
@@ -283,7 +283,7 @@ def test_a_message_the_backend_refuses_is_retried_later_and_nothing_is_sent_twic
 
 
 def test_a_mail_server_that_is_down_stops_the_run_and_the_next_run_resumes(due_members, settings):
-    settings.EMAIL_BACKEND = "test_reminders.FlakyBackend"
+    use_email_backend(settings, "test_reminders.FlakyBackend")
     FlakyBackend.calls, FlakyBackend.fail, FlakyBackend.always_fail = 0, set(), True
 
     with time_machine.travel(at(1), tick=False), pytest.raises(CommandError, match="kept failing"):
@@ -303,7 +303,7 @@ def test_a_mail_server_that_is_down_stops_the_run_and_the_next_run_resumes(due_m
 
 
 def test_a_message_refused_every_time_is_given_up_after_five_tries(due_members, settings):
-    settings.EMAIL_BACKEND = "test_reminders.FlakyBackend"
+    use_email_backend(settings, "test_reminders.FlakyBackend")
     FlakyBackend.calls, FlakyBackend.always_fail = 0, False
     FlakyBackend.fail = {1, 7, 8, 9, 10}  # the first message of every run from the second run on
     with time_machine.travel(at(1), tick=False):
@@ -331,7 +331,7 @@ def test_a_crash_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight
     not even the clean-up. Until the claims expire no other run touches them; then every message not yet
     sent goes out once, and message 3 a second time. That one message is the documented duplicate window.
     """
-    settings.EMAIL_BACKEND = "test_reminders.DyingBackend"
+    use_email_backend(settings, "test_reminders.DyingBackend")
     DyingBackend.calls, DyingBackend.die_after = 0, 3
     monkeypatch.setattr(reminders, "_release", lambda token, keep=None: None)  # a dead process cleans nothing
 
@@ -353,7 +353,7 @@ def test_a_crash_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight
 
 def test_an_interrupted_run_gives_back_what_it_had_not_tried(due_members, settings):
     """Stopped mid-send (but alive to clean up): the untried rows are sent by the very next run."""
-    settings.EMAIL_BACKEND = "test_reminders.DyingBackend"
+    use_email_backend(settings, "test_reminders.DyingBackend")
     DyingBackend.calls, DyingBackend.die_after = 0, 2
     with time_machine.travel(at(1), tick=False), pytest.raises(Killed):
         run_command(batch_size=10)

@@ -1,5 +1,6 @@
 """
-The one place for differences between the supported Wagtail versions (7.0 LTS, 7.4 LTS, 8.0).
+The one place for differences between the supported Wagtail versions (7.0 LTS, 7.4 LTS, 8.0) and Django
+versions (5.2, 6.0, 6.1).
 
 Feature detection where it is cheap and exact, ``WAGTAIL_VERSION`` where the difference is a documented
 change of behaviour. Nothing else in the package branches on versions.
@@ -18,6 +19,7 @@ except ImportError:  # Wagtail 7.x: the viewset hands its ``permission_policy`` 
 __all__ = [
     "HAS_PERMISSION_POLICY_REGISTRY",
     "WAGTAIL_VERSION",
+    "email_connection",
     "list_more_button",
     "register_permission_policy",
     "use_permission_policy",
@@ -76,3 +78,17 @@ def list_more_button(label, url, *, icon_name, priority=100):
     except ImportError:  # Wagtail 7.0
         return ListingButton(label, url=url, icon_name=icon_name, priority=priority)
     return MenuItem(label, url, icon_name=icon_name, priority=priority)
+
+
+def email_connection():
+    """
+    A connection to the site's default email backend, for sending many messages over one connection.
+    Django 6.1 replaces ``get_connection()`` (deprecated) with ``mailers.default``.
+    """
+    try:
+        from django.core.mail import mailers
+    except ImportError:  # Django < 6.1
+        from django.core.mail import get_connection
+
+        return get_connection(fail_silently=False)
+    return mailers.default

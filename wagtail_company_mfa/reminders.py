@@ -48,14 +48,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import get_connection
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from . import emails, policy
+from . import compat, emails, policy
 from .account import user_time_zone
 from .conf import mfa_settings
 from .models import AuthenticatorDevice, Company, CompanyMembership, MemberNotice, start_of_day
@@ -443,7 +442,7 @@ def deliver(
                     pk__in=[notice.pk for notice in to_cancel], claim_token=token
                 ).update(status=Status.CANCELLED, claim_token=None, claimed_at=None)
 
-            mail = get_connection(fail_silently=False)
+            mail = compat.email_connection()
             try:
                 for notice in to_send:
                     if time.monotonic() - renewed > CLAIM_TIMEOUT.total_seconds() / 3:

@@ -1,0 +1,218 @@
+"""The Dutch translation: shipped, complete, compiled, and used by the pages, messages and emails."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import html
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import make_user, password_login, verify_with_code
+from django.utils import timezone, translation
+from wagtail.users.models import UserProfile
+
+import wagtail_company_mfa
+from wagtail_company_mfa import emails
+from wagtail_company_mfa.models import CompanyMembership
+from wagtail_company_mfa.views.login import retry_message
+
+LOCALE_DIR = Path(wagtail_company_mfa.__file__).parent / "locale"
+NL_PO = LOCALE_DIR / "nl" / "LC_MESSAGES" / "django.po"
+CATALOGUES = sorted(LOCALE_DIR.glob("*/LC_MESSAGES/django.po"))
+VERIFY_URL = "/admin/company-mfa/verify/"
+
+MSGFMT = shutil.which("msgfmt")
+needs_msgfmt = pytest.mark.skipif(MSGFMT is None, reason="GNU gettext's msgfmt is not installed")
+
+
+def language(po: Path) -> str:
+    return po.parent.parent.name
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+def prefers_dutch(user):
+    profile = UserProfile.get_for_user(user)
+    profile.preferred_language = "nl"
+    profile.save()
+    return user
+
+
+def email_text(message) -> str:
+    return "\n".join([message.subject, message.body, *(content for content, _type in message.alternatives)])
+
+
+# Pages and messages -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_verify_page_is_in_dutch(client, enrolled_user, settings):
+    settings.LANGUAGE_CODE = "nl"
+    password_login(client, enrolled_user)
+
+    page = text(client.get(VERIFY_URL))
+
+    assert "Bevestig je identiteit" in page
+    assert "Voer de 6-cijferige code uit je authenticator-app in." in page
+    assert "Gebruik in plaats daarvan een herstelcode" in page
+    assert "Verify your identity" not in page
+
+
+@pytest.mark.django_db
+def test_wrong_code_message_is_in_dutch(client, enrolled_user, settings):
+    settings.LANGUAGE_CODE = "nl"
+    password_login(client, enrolled_user)
+    valid = {enrolled_user.phone.code(steps=step) for step in (-1, 0, 1)}
+    wrong = next(f"{n:06d}" for n in range(1_000_000) if f"{n:06d}" not in valid)
+
+    response = verify_with_code(client, wrong)
+
+    assert response.status_code == 200
+    assert "Die code werkte niet. Controleer je authenticator-app en probeer het opnieuw." in text(response)
+
+
+def test_python_strings_and_plurals_use_the_catalogue():
+    with translation.override("nl"):
+        assert str(CompanyMembership.Role.ADMIN.label) == "Beheerder"
+        assert str(CompanyMembership.Role.MEMBER.label) == "Lid"
+        message = retry_message(timezone.now() + datetime.timedelta(minutes=10))
+    assert message == "Te veel verkeerde codes. Je kunt het over 10 minuten opnieuw proberen."
+
+
+# Emails -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_security_email_follows_the_users_wagtail_language(settings):
+    settings.WAGTAIL_COMPANY_MFA_ISSUER = "Voorbeeld"
+    dutch = prefers_dutch(make_user("dirk", first_name="Dirk"))
+    english = make_user("emma", first_name="Emma")
+
+    message = emails.build_email(dutch, "enrolled", {"replaced": False})
+    other = emails.build_email(english, "enrolled", {"replaced": False})
+
+    assert message.subject == "Tweestapsverificatie staat aan voor Voorbeeld"
+    assert message.body.startswith("Hallo Dirk,")
+    (html_body, _type) = message.alternatives[0]
+    assert "Was jij dit niet? Neem dan direct contact op met je beheerder." in html_body
+    assert "We vragen je nooit per e-mail om een code of een herstelcode." in html_body
+    assert "Two-factor" not in email_text(message)
+    assert other.subject == "Two-factor authentication is on for Voorbeeld"
+    assert translation.get_language() == "en"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("failures", "expected"),
+    [
+        (1, "daarna 1 keer een verkeerde verificatiecode."),
+        (5, "daarna 5 keer achter elkaar een verkeerde verificatiecode."),
+    ],
+    ids=["one", "other"],
+)
+def test_email_plural_forms_are_translated(failures, expected):
+    user = prefers_dutch(make_user("dirk"))
+
+    message = emails.build_email(user, "throttled", {"failure_count": failures})
+
+    assert expected in " ".join(message.body.split())
+    assert message.subject.startswith("Herhaaldelijk verkeerde inlogcodes op ")
+
+
+# The catalogue ----------------------------------------------------------------------------------------------
+
+
+def po_entries(path: Path) -> list[dict[str, str]]:
+    """The entries of a .po file as {keyword: text}, header first: enough for the files msgfmt accepts."""
+    entries, entry, keyword = [], {}, None
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
+        if not line.strip():
+            if entry:
+                entries.append(entry)
+            entry, keyword = {}, None
+        elif line.startswith("#,"):
+            entry["flags"] = line[2:].strip()
+        elif line.startswith("#"):
+            continue
+        elif line.startswith('"'):
+            entry[keyword] += ast.literal_eval(line)
+        else:
+            keyword, _space, quoted = line.partition(" ")
+            entry[keyword] = ast.literal_eval(quoted)
+    return entries
+
+
+def header_fields(path: Path) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in po_entries(path)[0]["msgstr"].splitlines())
+
+
+def test_the_package_ships_a_dutch_catalogue():
+    assert NL_PO in CATALOGUES
+
+
+def test_dutch_catalogue_header():
+    header = po_entries(NL_PO)[0]
+    assert header["msgid"] == ""
+    assert "fuzzy" not in header.get("flags", "")
+    fields = header_fields(NL_PO)
+    assert fields["Language"] == "nl"
+    assert fields["Content-Type"] == "text/plain; charset=UTF-8"
+    assert fields["Plural-Forms"] == "nplurals=2; plural=(n != 1);"
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=language)
+def test_every_message_is_translated_and_keeps_its_placeholders(po):
+    assert header_fields(po)["Language"] == language(po)
+    nplurals = int(re.search(r"nplurals=(\d+)", header_fields(po)["Plural-Forms"]).group(1))
+    placeholders = re.compile(r"%\(\w+\)[sd]|</?[a-z][^>]*>")
+    entries = po_entries(po)[1:]
+    assert len(entries) > 300
+    for entry in entries:
+        assert "fuzzy" not in entry.get("flags", ""), entry["msgid"]
+        sources = [entry["msgid"], entry.get("msgid_plural", entry["msgid"])]
+        translations = [value for key, value in entry.items() if key.startswith("msgstr")]
+        assert len(translations) == (nplurals if "msgid_plural" in entry else 1), entry["msgid"]
+        for index, translation_text in enumerate(translations):
+            source = sources[min(index, 1)]
+            assert translation_text, f"untranslated: {source!r}"
+            assert sorted(placeholders.findall(translation_text)) == sorted(placeholders.findall(source)), (
+                source
+            )
+
+
+@needs_msgfmt
+@pytest.mark.parametrize("po", CATALOGUES, ids=language)
+def test_msgfmt_accepts_the_catalogue_with_nothing_untranslated_or_fuzzy(po):
+    result = subprocess.run(  # noqa: S603 (a fixed command on our own file)
+        [MSGFMT, "--check", "--statistics", "-o", os.devnull, str(po)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"\d+ translated messages\.\n", result.stderr), result.stderr
+
+
+@needs_msgfmt
+@pytest.mark.parametrize("po", CATALOGUES, ids=language)
+def test_committed_mo_is_compiled_from_the_current_po(po, tmp_path):
+    compiled = tmp_path / "django.mo"
+    subprocess.run(  # noqa: S603 (a fixed command on our own file)
+        [MSGFMT, "--check-format", "-o", str(compiled), str(po)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "LC_ALL": "C"},
+    )
+    committed = po.with_suffix(".mo")
+    assert committed.exists(), "run `django-admin compilemessages` in wagtail_company_mfa/"
+    assert committed.read_bytes() == compiled.read_bytes(), (
+        f"{committed.name} of {language(po)} is stale: run `django-admin compilemessages`"
+    )
