@@ -130,7 +130,7 @@ def test_recovery_login_spends_the_code_and_shows_its_replacement(client, enroll
     (new,) = shown_codes(almost)
     assert recovery_codes.normalize(new) != old
     assert "Your recovery code has been used and no longer works" in text(almost)
-    assert "Set up your authenticator app on your new device" in text(almost)
+    assert "set up your authenticator app on your new device" in text(almost)
     assert client.get("/admin/").url.startswith(SAVE_URL)  # save it before anything else
 
     done = client.post(SAVE_URL, {"confirm": "on", "next": "/admin/pages/"})
