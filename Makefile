@@ -19,6 +19,8 @@ PYTEST_ARGS ?=
 #: Tox environments, comma-separated (all of tox.ini's env_list when empty), and extra tox arguments.
 TOX_ENVS ?=
 TOX_ARGS ?=
+#: Run that many tox environments at once (empty: one after the other).
+TOX_PARALLEL ?=
 
 MANAGE := $(PY) sandbox/manage.py
 
@@ -88,8 +90,8 @@ screenshots: $(VENV)/.installed-test ## Refresh the user guide's screenshots (do
 docs: $(VENV)/.installed-docs ## Build the documentation into docs/_build/html (warnings are errors)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
-tox: $(VENV)/.installed-tox ## Run the tox matrix (TOX_ENVS=py313-django61-wagtail80,lint to choose)
-	$(BIN)/tox run $(if $(TOX_ENVS),-e $(TOX_ENVS)) $(TOX_ARGS)
+tox: $(VENV)/.installed-tox ## Run the tox matrix (TOX_ENVS=py313-django61-wagtail80,lint to choose; TOX_PARALLEL=2)
+	$(BIN)/tox $(if $(TOX_PARALLEL),run-parallel -p $(TOX_PARALLEL),run) $(if $(TOX_ENVS),-e $(TOX_ENVS)) $(TOX_ARGS)
 
 clean: ## Remove build output, caches and the docs build (keeps .venv, .tox and the sandbox database)
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .coverage htmlcov docs/_build test-results
