@@ -209,7 +209,28 @@ class CompanyMembership(models.Model):
         return self.role == self.Role.ADMIN
 
 
-class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+class AtomicThrottlingMixin(ThrottlingMixin):
+    """
+    django-otp's growing delay after wrong codes, with the package's factor, counted by one atomic ``UPDATE``
+    so that concurrent failures are all counted (SEC-11, SEC-15).
+    """
+
+    class Meta:
+        abstract = True
+
+    def get_throttle_factor(self) -> int:
+        return mfa_settings.THROTTLE_FACTOR
+
+    def throttle_increment(self, commit=True):
+        super().throttle_increment(commit=False)
+        if commit:
+            type(self).objects.filter(pk=self.pk).update(
+                throttling_failure_count=models.F("throttling_failure_count") + 1,
+                throttling_failure_timestamp=self.throttling_failure_timestamp,
+            )
+
+
+class AuthenticatorDevice(TimestampMixin, AtomicThrottlingMixin, Device):
     """
     A user's authenticator app (TOTP, RFC 6238): 6 digits, 30-second steps, HMAC-SHA-1, the current step ±1.
 
@@ -245,9 +266,6 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
     def set_key(self, key: bytes) -> None:
         self.encrypted_key = crypto.encrypt(key)
 
-    def get_throttle_factor(self) -> int:
-        return mfa_settings.THROTTLE_FACTOR
-
     def verify_token(self, token) -> bool:
         """
         Check ``token`` and consume its time step. Call through :func:`django_otp.verify_token`, which
@@ -278,17 +296,8 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
             self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
         return bool(updated)
 
-    def throttle_increment(self, commit=True):
-        # One atomic UPDATE, so concurrent failures are all counted (SEC-11, SEC-15).
-        super().throttle_increment(commit=False)
-        if commit:
-            type(self).objects.filter(pk=self.pk).update(
-                throttling_failure_count=models.F("throttling_failure_count") + 1,
-                throttling_failure_timestamp=self.throttling_failure_timestamp,
-            )
 
-
-class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
+class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
     """
     A user's single-use recovery codes, as a django-otp device so ``otp_login`` and throttling apply.
 
@@ -303,9 +312,6 @@ class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
         constraints = [
             models.UniqueConstraint(fields=["user"], name="wagtail_company_mfa_one_recovery_device_per_user"),
         ]
-
-    def get_throttle_factor(self) -> int:
-        return mfa_settings.THROTTLE_FACTOR
 
     def verify_token(self, token) -> bool:
         allowed, _info = self.verify_is_allowed()
@@ -327,14 +333,6 @@ class RecoveryCodeDevice(ThrottlingMixin, TimestampMixin, Device):
                     return True
         self.throttle_increment()
         return False
-
-    def throttle_increment(self, commit=True):
-        super().throttle_increment(commit=False)
-        if commit:
-            type(self).objects.filter(pk=self.pk).update(
-                throttling_failure_count=models.F("throttling_failure_count") + 1,
-                throttling_failure_timestamp=self.throttling_failure_timestamp,
-            )
 
     @property
     def unused_count(self) -> int:
