@@ -67,9 +67,15 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.click("button[type=submit]")
 
 
-def test_alice_enrolls_in_the_browser_and_signs_in_again(live_server, browser_page, company_required):
+@pytest.fixture
+def alice(company_required):
+    # Made before Playwright starts: database work inside its event loop would open a second connection.
     alice = make_user("alice", first_name="Alice", last_name="Archer")
     join(alice, company_required)
+    return alice
+
+
+def test_alice_enrolls_in_the_browser_and_signs_in_again(alice, live_server, browser_page):
     page, base = browser_page, live_server.url
 
     page.goto(f"{base}/admin/login/")
