@@ -14,7 +14,9 @@ def register_admin_urls():
 
 @hooks.register("register_log_actions")
 def register_log_actions(actions):
-    actions.register_action(flows.ACTION_ENROLLED, _("Enroll in MFA"), _("Turned on two-factor authentication"))
+    actions.register_action(
+        flows.ACTION_ENROLLED, _("Enroll in MFA"), _("Turned on two-factor authentication")
+    )
     actions.register_action(
         flows.ACTION_REPLACED, _("Replace authenticator"), _("Replaced the authenticator app")
     )
