@@ -230,6 +230,7 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
     user = request.user
     if len(key) < 16:  # SEC-03: never bind a secret shorter than 128 bits
         raise ValueError("TOTP secrets must be at least 128 bits.")
+    client = client_details(request)
     with transaction.atomic():
         replaced = AuthenticatorDevice.objects.filter(user_id=user.pk).delete()[0] > 0
         device = AuthenticatorDevice(
@@ -237,8 +238,8 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
             name="Authenticator app",
             confirmed=True,
             last_t=step,  # the confirmation code is spent (SEC-05)
-            enrolled_ip=client_details(request).get("ip") or None,
-            enrolled_user_agent=client_details(request).get("user_agent", ""),
+            enrolled_ip=client.get("ip") or None,
+            enrolled_user_agent=client.get("user_agent", ""),
         )
         device.set_key(key)
         device.save()

@@ -119,6 +119,8 @@ class CompanyMFAMiddleware:
 
     #: Where the gate notes that this request was refused, so the response can be replaced.
     PENDING_ATTRIBUTE = "_wagtail_company_mfa_pending"
+    #: Where the gate keeps its answer, so ``request.user`` and ``request.auser()`` decide only once.
+    USER_ATTRIBUTE = "_wagtail_company_mfa_user"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -150,6 +152,13 @@ class CompanyMFAMiddleware:
 
     def _gate(self, request, user):
         """``user`` if the session may act as them, else an anonymous user (and a note for the response)."""
+        decided = getattr(request, self.USER_ATTRIBUTE, None)
+        if decided is None:
+            decided = self._decide(request, user)
+            setattr(request, self.USER_ATTRIBUTE, decided)
+        return decided
+
+    def _decide(self, request, user):
         if not user.is_authenticated:
             return user
         try:
@@ -164,6 +173,9 @@ class CompanyMFAMiddleware:
         return AnonymousUser()
 
     async def _agate(self, request, auser):
+        decided = getattr(request, self.USER_ATTRIBUTE, None)
+        if decided is not None:
+            return decided
         return await sync_to_async(self._gate)(request, await auser())
 
     def pending_action(self, request, user) -> str | None:
