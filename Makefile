@@ -24,7 +24,7 @@ TOX_PARALLEL ?=
 
 MANAGE := $(PY) sandbox/manage.py
 
-.PHONY: help sandbox sandbox-seed demo-code test screenshots lint format docs tox clean distclean
+.PHONY: help sandbox sandbox-seed demo-code test screenshots lint format docs dist tox clean distclean
 
 help: ## Show this help
 	@echo "Usage: make <target> [VARIABLE=value]"
@@ -55,6 +55,10 @@ $(VENV)/.installed-docs: pyproject.toml | $(PY)
 
 $(VENV)/.installed-lint: pyproject.toml | $(PY)
 	$(PIP) install -e ".[lint]"
+	@touch $@
+
+$(VENV)/.installed-dist: pyproject.toml | $(PY)
+	$(PIP) install "setuptools>=77" "build>=1.2" "twine>=6.1"
 	@touch $@
 
 $(VENV)/.installed-tox: pyproject.toml | $(PY)
@@ -89,6 +93,9 @@ screenshots: $(VENV)/.installed-test ## Refresh the user guide's screenshots (do
 
 docs: $(VENV)/.installed-docs ## Build the documentation into docs/_build/html (warnings are errors)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+dist: $(VENV)/.installed-dist ## Build the sdist and wheel into dist/ and check them (no build warning, twine --strict)
+	$(PY) .ci/check_dist.py dist
 
 tox: $(VENV)/.installed-tox ## Run the tox matrix (TOX_ENVS=py313-django61-wagtail80,lint to choose; TOX_PARALLEL=2)
 	$(BIN)/tox $(if $(TOX_PARALLEL),run-parallel -p $(TOX_PARALLEL),run) $(if $(TOX_ENVS),-e $(TOX_ENVS)) $(TOX_ARGS)
