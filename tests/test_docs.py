@@ -36,7 +36,7 @@ def test_django_otp_core_has_no_tables():
 
 
 def test_app_position_does_not_matter_because_no_template_is_overridden():
-    """The page says the apps may go anywhere in INSTALLED_APPS: no template of Wagtail or Django is shadowed."""
+    """The apps may go anywhere in INSTALLED_APPS: no template of Wagtail or Django is shadowed."""
     top_level = {path.name for path in PACKAGE_TEMPLATES.iterdir()}
     assert top_level == {"wagtail_company_mfa"}
 
