@@ -155,6 +155,21 @@ class MFASettings:
         return int(self._get("SETUP_TIMEOUT", 900))
 
     @property
+    def CONFIRM_FIRST_ENROLLMENT_BY_EMAIL(self) -> bool:
+        """
+        Before a user sets up their first second factor, they open a link emailed to their account's address
+        in the same browser. Someone who has only the password then cannot enroll their own authenticator
+        and take the account over (see "First enrollment" in docs/security.md). Default: ``False``. Users
+        without an email address cannot enroll while it is on.
+        """
+        value = self._get("CONFIRM_FIRST_ENROLLMENT_BY_EMAIL", False)
+        if not isinstance(value, bool):
+            raise ImproperlyConfigured(
+                f"{PREFIX}CONFIRM_FIRST_ENROLLMENT_BY_EMAIL must be True or False, not {value!r}."
+            )
+        return value
+
+    @property
     def REMINDER_DAYS(self) -> tuple[int, ...]:
         """
         How many days before a member's deadline ``manage.py mfa_send_reminders`` emails a reminder to a

@@ -5,11 +5,13 @@ of it is a password, and the secrets (the pending TOTP key, a freshly issued rec
 
 from __future__ import annotations
 
+import secrets
 import time
 from importlib import import_module
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from . import crypto
 from .conf import mfa_settings
@@ -23,6 +25,8 @@ MFA_AT = PREFIX + "mfa_at"
 PENDING_SETUP = PREFIX + "pending_setup"
 #: Recovery codes just issued that the user has not yet confirmed saving, encrypted.
 UNSAVED_CODES = PREFIX + "unsaved_codes"
+#: The emailed link that confirms a first enrollment: whose it is, its nonce, when it was sent and opened.
+ENROLL_EMAIL = PREFIX + "enroll_email"
 
 
 def now() -> float:
@@ -110,6 +114,43 @@ def has_unsaved_codes(session) -> bool:
 
 def clear_unsaved_codes(session) -> None:
     session.pop(UNSAVED_CODES, None)
+
+
+# The emailed confirmation of a first enrollment ------------------------------------------------------------
+
+
+def start_email_confirmation(session, user) -> str:
+    """A new nonce for ``user``'s confirmation link in this session (it voids any earlier link)."""
+    nonce = secrets.token_urlsafe(16)
+    session[ENROLL_EMAIL] = {"user": str(user.pk), "nonce": nonce, "sent_at": now(), "confirmed_at": None}
+    return nonce
+
+
+def email_confirmation(session, user) -> dict | None:
+    data = session.get(ENROLL_EMAIL)
+    if not isinstance(data, dict) or data.get("user") != str(user.pk):
+        return None
+    return data
+
+
+def confirm_email(session, user, nonce: str) -> bool:
+    """Mark the link with ``nonce`` as opened, if it is this session's and ``user``'s current link."""
+    data = email_confirmation(session, user)
+    if data is None or not constant_time_compare(str(data.get("nonce", "")), nonce):
+        return False
+    session[ENROLL_EMAIL] = {**data, "confirmed_at": now()}
+    return True
+
+
+def email_is_confirmed(session, user) -> bool:
+    """The link was opened in this session within ``SETUP_TIMEOUT``."""
+    data = email_confirmation(session, user)
+    confirmed_at = data and data.get("confirmed_at")
+    return isinstance(confirmed_at, (int, float)) and now() - confirmed_at <= mfa_settings.SETUP_TIMEOUT
+
+
+def clear_email_confirmation(session) -> None:
+    session.pop(ENROLL_EMAIL, None)
 
 
 # Which sessions a user has, so they can be ended (SEC-36) --------------------------------------------------

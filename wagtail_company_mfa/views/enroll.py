@@ -22,6 +22,7 @@ from .. import flows, session, totp
 from ..conf import mfa_settings
 from ..forms import CodeForm, PasswordForm
 from .base import mfa_view, safe_next_url, with_next
+from .enroll_email import needs_email_confirmation
 from .login import retry_message, wrong_code_message
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class EnrollView(FormView):
         ):
             here = with_next(request, reverse("wagtail_company_mfa:enroll"))
             return redirect(f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}")
+        if not self.replacing and needs_email_confirmation(request):
+            return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
         self.key = session.get_pending_key(request.session, user)
         if self.key is None:
             if session.PENDING_SETUP in request.session and request.method == "POST":
@@ -160,6 +163,7 @@ class EnrollView(FormView):
             )
             return self.form_invalid(form)
         self.request.session.pop(SETUP_FAILURES, None)
+        session.clear_email_confirmation(self.request.session)
         return redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
 
     def _setup_locked_until(self):
