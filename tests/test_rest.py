@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from conftest import PASSWORD, enroll_user, join, make_user, password_login
 from django.core import checks
-from django.urls import path
+from django.urls import include, path
 from rest_framework import authentication
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import obtain_auth_token as drf_obtain_auth_token
@@ -23,6 +23,7 @@ from rest_framework.decorators import api_view, authentication_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from wagtail.admin import urls as wagtailadmin_urls
 
 from wagtail_company_mfa import checks as mfa_checks
 from wagtail_company_mfa import rest
@@ -346,6 +347,24 @@ def test_drfs_built_in_defaults_without_routed_views_are_fine(settings):
     del settings.REST_FRAMEWORK
     settings.ROOT_URLCONF = urlconf()
     assert mfa_checks.check_rest_basic_authentication() == []
+
+
+def test_wagtails_admin_api_on_drfs_built_in_defaults_is_not_reported(settings):
+    # Wagtail's image and document admin API views use DRF's default classes, but sit behind
+    # require_admin_access, which the gate holds: no error for every Wagtail site without REST_FRAMEWORK.
+    del settings.REST_FRAMEWORK
+    settings.ROOT_URLCONF = urlconf(path("admin/", include(wagtailadmin_urls)))
+    assert mfa_checks.check_rest_basic_authentication() == []
+
+
+def test_wagtails_admin_api_takes_no_http_basic_even_with_drfs_class(client, free_user, monkeypatch):
+    # Why the check may skip the Wagtail admin's URLs: require_admin_access asks for the session's user first.
+    from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
+
+    monkeypatch.setattr(ImagesAdminAPIViewSet, "authentication_classes", [authentication.BasicAuthentication])
+    response = client.get("/admin/api/main/images/", **basic(free_user))
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/login/")
 
 
 def test_drfs_token_endpoint_in_the_urlconf_is_an_error(settings):

@@ -219,6 +219,7 @@ check_encryption_keys.tags = (Tags.security,)
 REST_BASIC_PATH = "rest_framework.authentication.BasicAuthentication"
 OUR_REST_BASIC_PATH = "wagtail_company_mfa.rest.BasicAuthentication"
 OUR_OBTAIN_AUTH_TOKEN_PATH = "wagtail_company_mfa.rest.obtain_auth_token"  # noqa: S105 (a dotted path)
+WAGTAIL_ADMIN_URLCONF = "wagtail.admin.urls"
 
 
 def _rest_framework_importable() -> bool:
@@ -257,9 +258,9 @@ def _dotted(cls) -> str:
 
 def _routed_drf_views():
     """
-    ``(route, view class)`` for every DRF view in the root URLconf. Cheap (no request, no database) and
-    enough to catch DRF's own views routed as they are documented; a view built by hand, or one served
-    through a Wagtail page's routing, is not seen.
+    ``(route, view class)`` for every DRF view in the root URLconf, outside the Wagtail admin's. Cheap (no
+    request, no database) and enough to catch DRF's own views routed as they are documented; a view built by
+    hand, or one served through a Wagtail page's routing, is not seen.
     """
     from django.urls import URLPattern, URLResolver, get_resolver
     from rest_framework.views import APIView
@@ -267,6 +268,10 @@ def _routed_drf_views():
     def walk(patterns, prefix):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
+                if getattr(pattern.urlconf_module, "__name__", None) == WAGTAIL_ADMIN_URLCONF:
+                    # Wagtail wraps these views (its admin API included) in require_admin_access, which
+                    # asks for the session's user, so the gate holds them before DRF authenticates at all.
+                    continue
                 yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
             elif isinstance(pattern, URLPattern):
                 callback = pattern.callback
