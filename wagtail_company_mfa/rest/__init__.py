@@ -87,7 +87,7 @@ def refuse_if_mfa_required(user, *, via: str) -> None:
 class BasicAuthentication(authentication.BasicAuthentication):
     """
     A drop-in replacement for DRF's ``BasicAuthentication`` (SEC-49): a wrong password gets DRF's usual
-    ``401``, the right password of a user who must use MFA a ``403`` :class:`MFARequired`, anyone else passes.
+    answer, the right password of a user who must use MFA a ``403`` :class:`MFARequired`, anyone else passes.
 
     It applies the policy whatever ``WAGTAIL_COMPANY_MFA_ENFORCE`` says: a site that names this class has
     asked for it.
