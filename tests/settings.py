@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "wagtail",
     "modelcluster",
     "taggit",
+    # Django REST framework, which Wagtail depends on, for the API tests (SEC-48, SEC-49).
+    "rest_framework",
+    "rest_framework.authtoken",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -103,3 +106,13 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 
 # A test-only key (never use it anywhere else).
 WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["9GZdbRsUHHw1q4mhrxTfTTgLK5lRcB7xhZJ2QPkCgzA="]
+
+# The API authentication docs/api.md recommends: the session (gated by the middleware), HTTP Basic through
+# the package's class, and tokens.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "wagtail_company_mfa.rest.BasicAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+}

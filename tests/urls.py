@@ -8,5 +8,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
+    path("api/", include("api_urls")),
     path("", include(wagtail_urls)),
 ]
