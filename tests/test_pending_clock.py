@@ -171,7 +171,7 @@ def test_verified_users_reauthentication_for_a_security_action_still_works(
 
 
 def test_enroll_page_does_not_expire_a_user_who_owes_no_second_factor(client, company_off, start, timeout):
-    # Not pending (nothing requires MFA and no authenticator): setting it up hours later asks for the password.
+    # Not pending (nothing requires MFA, no authenticator): setting it up hours later asks for the password.
     user = make_user("volunteer")
     join(user, company_off)
     with time_machine.travel(start, tick=False):

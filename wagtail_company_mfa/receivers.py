@@ -4,7 +4,6 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 
 from . import emails, session, signals
 
-
 # The ``user_logged_in`` / ``user_logged_out`` receivers use the signal's ``user`` argument, never
 # ``request.user``: ``login()`` sets ``request.user`` only if the request already has one, and Django's test
 # client (``Client.login()``, ``force_login()``) logs in with a bare ``HttpRequest`` that has none. Other

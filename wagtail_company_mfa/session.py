@@ -166,10 +166,14 @@ def follow_key(old_key: str | None, new_key: str | None, user_id) -> None:
     with transaction.atomic():
         old_rows = UserSession.objects.filter(session_key=old_key)
         # A row for the new key already exists when ``retrack`` followed it, or the sign-in registered it.
-        if new_key and user_id is not None and not UserSession.objects.filter(session_key=new_key).exists():
-            # Move the row (keeping when the sign-in was), or add the session the registry had missed.
-            if not old_rows.filter(user_id=user_id).update(session_key=new_key):
-                UserSession.objects.create(session_key=new_key, user_id=user_id)
+        # Otherwise move the row (keeping when the sign-in was), or add the session the registry had missed.
+        if (
+            new_key
+            and user_id is not None
+            and not UserSession.objects.filter(session_key=new_key).exists()
+            and not old_rows.filter(user_id=user_id).update(session_key=new_key)
+        ):
+            UserSession.objects.create(session_key=new_key, user_id=user_id)
         old_rows.delete()
 
 
