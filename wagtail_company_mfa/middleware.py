@@ -23,6 +23,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
 from django.http import JsonResponse
 from django.shortcuts import redirect
@@ -126,7 +127,9 @@ class CompanyMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        key_before = self._session_key(request)
         response = self.get_response(request)
+        self._follow_session_key(request, key_before)
         action = getattr(request, self.PENDING_ATTRIBUTE, None)
         if action is None:
             return response
@@ -136,6 +139,10 @@ class CompanyMFAMiddleware:
         config = gate_config()
         match = request.resolver_match
         if match is not None and match.view_name in config.allowed_names:
+            if match.view_name in PENDING_URL_NAMES and self._pending_has_expired(request):
+                # SEC-29: the timeout holds on the MFA pages too, so a code posted too late is not even
+                # checked, and the session ends.
+                return self.deny(request, EXPIRED)
             return None
         if config.open_prefixes and request.path_info.startswith(config.open_prefixes):
             return None
@@ -149,6 +156,43 @@ class CompanyMFAMiddleware:
         if auser is not None:
             request.auser = functools.partial(self._agate, request, auser)
         return None
+
+    def _pending_has_expired(self, request) -> bool:
+        """Whether this session owes a second factor and has waited for it longer than ``PENDING_TIMEOUT``."""
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return False
+        try:
+            return self.pending_action(request, user) == EXPIRED
+        except Exception:
+            # SEC-46: an error while deciding never lets the request through.
+            logger.exception("wagtail-company-mfa could not decide on a request; treating it as expired.")
+            return True
+
+    @staticmethod
+    def _session_key(request) -> str | None:
+        store = getattr(request, "session", None)
+        return getattr(store, "session_key", None)
+
+    def _follow_session_key(self, request, key_before: str | None) -> None:
+        """
+        Keep the session registry true when this request changed the session key (SEC-36).
+
+        Django's ``update_session_auth_hash`` (Wagtail's account and password forms), ``login()`` and
+        anything else may call ``cycle_key()``; whatever did it, the registry row moves with the session, so
+        "end my other sessions" still finds it. ``cycle_key()`` stores the new key at once in every
+        server-side session engine, so it is known here, before SessionMiddleware saves the session. A
+        request that leaves the key alone costs nothing: the key is compared without loading the session.
+        """
+        key_after = self._session_key(request)
+        if not key_before or key_after == key_before:
+            return
+        try:
+            session.follow_key(key_before, key_after, session.session_user_id(request.session))
+        except DatabaseError:
+            # The response is already made; a registry that could not be updated must not turn it into a
+            # 500. The reset and device checks on every request (SEC-36) do not depend on the registry.
+            logger.exception("wagtail-company-mfa could not follow a session to its new key.")
 
     def _gate(self, request, user):
         """``user`` if the session may act as them, else an anonymous user (and a note for the response)."""

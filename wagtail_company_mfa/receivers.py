@@ -4,6 +4,11 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 
 from . import emails, session, signals
 
+# The ``user_logged_in`` / ``user_logged_out`` receivers use the signal's ``user`` argument, never
+# ``request.user``: ``login()`` sets ``request.user`` only if the request already has one, and Django's test
+# client (``Client.login()``, ``force_login()``) logs in with a bare ``HttpRequest`` that has none. Other
+# callers may send no request, or one without a session.
+
 
 def remember_password_step(sender, request, user, **kwargs):
     """
@@ -12,9 +17,10 @@ def remember_password_step(sender, request, user, **kwargs):
     """
     if request is not None and hasattr(request, "session"):
         session.mark_password(request.session)
+        session.mark_pending_start(request.session)
         if request.session.session_key is None:
             request.session.save()
-        session.track(request)
+        session.track(request.session.session_key, user)
 
 
 def forget_session(sender, request, user, **kwargs):
@@ -91,7 +97,8 @@ def remind_upcoming_at_login(sender, request, user, **kwargs):
     """Once per session, at sign-in: a warning message if the user has a deadline ahead and no MFA yet."""
     from . import components
 
-    if request is not None and hasattr(request, "session"):
+    # A message needs MessageMiddleware's storage on the request; a bare request (the test client's) has none.
+    if request is not None and hasattr(request, "session") and hasattr(request, "_messages"):
         components.remind_once_per_session(request, user)
 
 

@@ -17,8 +17,11 @@ from . import crypto
 from .conf import mfa_settings
 
 PREFIX = "wagtail_company_mfa."
-#: When the password was last entered in this session (login or re-authentication).
+#: When the password was last entered in this session (login or re-authentication): the "sudo" window.
 PASSWORD_AT = PREFIX + "password_at"
+#: When this sign-in's password step was done: the start of the pending state (SEC-29). Re-entering the
+#: password does not move it; only completing the second factor ends the pending state.
+PENDING_SINCE = PREFIX + "pending_since"
 #: When the second factor was last completed in this session.
 MFA_AT = PREFIX + "mfa_at"
 #: The authenticator secret being set up, encrypted, with the user it belongs to.
@@ -35,6 +38,16 @@ def now() -> float:
 
 def mark_password(session) -> None:
     session[PASSWORD_AT] = now()
+
+
+def mark_pending_start(session) -> None:
+    """
+    Start the pending state's clock at the password step, unless it is already running in this session: a
+    second password sign-in on a session that has not passed the second factor yet must not buy it more time.
+    A new sign-in starts from an empty session (logging out flushes it), so it gets a fresh clock.
+    """
+    if not isinstance(session.get(PENDING_SINCE), (int, float)):
+        session[PENDING_SINCE] = now()
 
 
 def mark_mfa(session) -> None:
@@ -60,8 +73,12 @@ def mfa_is_recent(session) -> bool:
 
 
 def pending_has_expired(session) -> bool:
-    """A password-only session older than ``PENDING_TIMEOUT`` (or of unknown age) has expired (SEC-29)."""
-    age = seconds_since(session, PASSWORD_AT)
+    """
+    A session that has been waiting for its second factor longer than ``PENDING_TIMEOUT`` since the password
+    step (or for an unknown time) has expired (SEC-29). Measured from ``PENDING_SINCE``, not from the last
+    re-authentication, so entering the password again never extends the wait.
+    """
+    age = seconds_since(session, PENDING_SINCE)
     return age is None or age > mfa_settings.PENDING_TIMEOUT
 
 
@@ -156,26 +173,68 @@ def clear_email_confirmation(session) -> None:
 # Which sessions a user has, so they can be ended (SEC-36) --------------------------------------------------
 
 
-def track(request) -> None:
-    """Remember the current session as one of the signed-in user's sessions."""
+def track(session_key: str | None, user) -> None:
+    """
+    Remember the session ``session_key`` as one of ``user``'s sessions.
+
+    Takes the user explicitly: at ``user_logged_in`` the request may not have a ``user`` attribute at all
+    (Django's test client logs in with a bare ``HttpRequest``, and so may other callers of ``login()``).
+    """
     from .models import UserSession
 
-    key = request.session.session_key
-    if not key or not getattr(request.user, "pk", None):
+    user_id = getattr(user, "pk", None)
+    if not session_key or user_id is None:
         return
-    UserSession.objects.update_or_create(session_key=key, defaults={"user_id": request.user.pk})
+    UserSession.objects.update_or_create(session_key=session_key, defaults={"user_id": user_id})
     # Forget sessions that have expired anyway, so the table stays as small as the set of live sessions.
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    UserSession.objects.filter(user_id=request.user.pk, created_at__lt=cutoff).delete()
+    UserSession.objects.filter(user_id=user_id, created_at__lt=cutoff).delete()
+
+
+def follow_key(old_key: str | None, new_key: str | None, user_id) -> None:
+    """
+    Keep the registry true after a session changed its key from ``old_key`` to ``new_key`` (``cycle_key()``,
+    e.g. ``update_session_auth_hash`` on a password or account change). ``user_id`` is who the session now
+    belongs to, or ``None`` if nobody. A row for a key that no longer exists is never left behind, and a
+    signed-in session the registry had missed is added, so "end my other sessions" cannot miss it (SEC-36).
+    """
+    from django.db import transaction
+
+    from .models import UserSession
+
+    if not old_key or old_key == new_key:
+        return  # a new session: the sign-in receiver registered it
+    with transaction.atomic():
+        old_rows = UserSession.objects.filter(session_key=old_key)
+        # A row for the new key already exists when ``retrack`` followed it, or the sign-in registered it.
+        # Otherwise move the row (keeping when the sign-in was), or add the session the registry had missed.
+        if (
+            new_key
+            and user_id is not None
+            and not UserSession.objects.filter(session_key=new_key).exists()
+            and not old_rows.filter(user_id=user_id).update(session_key=new_key)
+        ):
+            UserSession.objects.create(session_key=new_key, user_id=user_id)
+        old_rows.delete()
 
 
 def retrack(request, old_key: str | None) -> None:
-    """Follow the session to its new key after ``cycle_key()``."""
-    from .models import UserSession
+    """Follow the session to its new key after ``cycle_key()`` in this request."""
+    follow_key(old_key, request.session.session_key, session_user_id(request.session))
 
-    new_key = request.session.session_key
-    if old_key and new_key and old_key != new_key:
-        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+def session_user_id(session):
+    """The primary key of the user ``session`` is signed in as (as the user model's type), or ``None``."""
+    from django.contrib.auth import SESSION_KEY, get_user_model
+    from django.core.exceptions import ValidationError
+
+    value = session.get(SESSION_KEY)
+    if value is None:
+        return None
+    try:
+        return get_user_model()._meta.pk.to_python(value)
+    except ValidationError:  # a session the auth framework would not accept either
+        return None
 
 
 def forget(session_key: str | None) -> None:
