@@ -193,3 +193,14 @@ def test_pending_pages_expire_for_every_browser_on_its_own_clock(enrolled_user, 
     with time_machine.travel(start + timeout + 1, tick=False):
         assert_signed_out_as_expired(early, early.get(VERIFY_URL))
         assert late.get(VERIFY_URL).status_code == 200
+
+
+def test_signing_in_again_after_the_clock_ran_out_starts_a_fresh_one(client, enrolled_user, timeout, start):
+    """A password sign-in posted after expiry, before any gated request ended the session, is a new start."""
+    with time_machine.travel(start, tick=False):
+        password_login(client, enrolled_user)
+    with time_machine.travel(start + 20 * 60, tick=False):
+        password_login(client, enrolled_user)
+    with time_machine.travel(start + 20 * 60 + timeout - 1, tick=False):
+        assert verify_with_code(client, enrolled_user.phone.code()).status_code == 302
+        assert client.get("/admin/").status_code == 200

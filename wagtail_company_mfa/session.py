@@ -44,9 +44,10 @@ def mark_pending_start(session) -> None:
     """
     Start the pending state's clock at the password step, unless it is already running in this session: a
     second password sign-in on a session that has not passed the second factor yet must not buy it more time.
-    A new sign-in starts from an empty session (logging out flushes it), so it gets a fresh clock.
+    A new sign-in starts from an empty session (logging out flushes it), so it gets a fresh clock; so does a
+    password sign-in after the clock ran out, which is no more than signing out and in again.
     """
-    if not isinstance(session.get(PENDING_SINCE), (int, float)):
+    if pending_has_expired(session):
         session[PENDING_SINCE] = now()
 
 
