@@ -158,6 +158,7 @@ def member_rows(memberships, company, *, now: datetime.datetime | None = None) -
                 time_zone=company.time_zone,
                 joined_at=membership.joined_at,
                 grace_days=company.new_member_grace_days,
+                company_id=company.pk,
             )
         if membership.enrolled_device_id is not None:
             state = ENROLLED
