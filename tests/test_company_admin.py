@@ -400,8 +400,12 @@ class TestMassAssignment:
         locked = make_user("locked")
         get_user_model().objects.filter(pk=locked.pk).update(is_active=False)
         sign_in(client, tenants.admin_a)
-        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "locked@example.com", "role": "member"})
-        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "alice@example.com", "role": "admin"})
+        client.post(
+            f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "locked@example.com", "role": "member"}
+        )
+        client.post(
+            f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "alice@example.com", "role": "admin"}
+        )
         assert not CompanyMembership.objects.filter(user=locked).exists()
         tenants.member_a_membership.refresh_from_db()
         assert tenants.member_a_membership.role == "member"
@@ -479,7 +483,8 @@ class TestCrossTenantUserDirectory:
         assert "does not search or list the site" in page
 
     @pytest.mark.parametrize(
-        "identifier", ["ex", "eddie@example", "eddi", "@example.com", "Eddie Editor", "cyril@", "nobody@example.com"]
+        "identifier",
+        ["ex", "eddie@example", "eddi", "@example.com", "Eddie Editor", "cyril@", "nobody@example.com"],
     )
     def test_cross_tenant_user_directory_partial_or_unknown_identifier_adds_and_reveals_nobody(
         self, client, tenants, cedar, identifier
@@ -539,7 +544,9 @@ class TestCrossTenantUserDirectory:
         ).content.decode()
         assert "More than one account uses that email address. Enter the username instead." in page
         assert "Second Eddie" not in page and "Eddie Editor" not in page
-        assert not CompanyMembership.objects.filter(company=tenants.b, user__email="eddie@example.com").exists()
+        assert not CompanyMembership.objects.filter(
+            company=tenants.b, user__email="eddie@example.com"
+        ).exists()
 
     @pytest.mark.parametrize("actor", ["superuser", "manage_all"])
     def test_cross_tenant_user_directory_those_who_manage_every_company_keep_the_search(

@@ -276,7 +276,9 @@ class ResetChecker:
             self._first_mfa = dict(
                 get_user_model()
                 .objects.filter(pk__in=self._people())
-                .annotate(first=Coalesce(Subquery(enrollment[:1]), Subquery(device.order_by("created_at")[:1])))
+                .annotate(
+                    first=Coalesce(Subquery(enrollment[:1]), Subquery(device.order_by("created_at")[:1]))
+                )
                 .filter(first__isnull=False)
                 .values_list("pk", "first")
             )

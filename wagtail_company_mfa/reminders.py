@@ -353,7 +353,9 @@ def _build(notice: MemberNotice, now, *, enrolled: set):
     context = {
         "company_name": company.name,
         "enforcement_date": notice.enforcement_date,
-        "enforcement_starts_at": start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
+        "enforcement_starts_at": start_of_day(
+            notice.enforcement_date, company.time_zone, company_id=company.pk
+        ),
         "deadline": notice.deadline,
         "grace_applied": notice.deadline
         != start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
