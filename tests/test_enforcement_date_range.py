@@ -1,7 +1,7 @@
 """
-An enforcement date far in the past or the future (SEC-51): the form refuses it, and one stored around the form
-(``.update()``) never raises in a listing, the gate, a command or an email; the company requires MFA from the
-nearest supported instant, and the bad value is logged with the company's id.
+An enforcement date far in the past or the future (SEC-51): the form refuses it, and one stored around the
+form (``.update()``) never raises in a listing, the gate, a command or an email; the company requires MFA
+from the nearest supported instant, and the bad value is logged with the company's id.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import logging
 
 import pytest
-from conftest import join, make_company, make_user, password_login, sign_in
+from conftest import join, make_user, password_login, sign_in
 from django.core.management import call_command
 
 from wagtail_company_mfa import policy
@@ -115,7 +115,7 @@ def test_far_past_enforcement_date_admin_pages_answer(client, tenants, far_compa
     ):
         response = client.get(url)
         assert response.status_code == 200, url
-        if url.endswith("csv") or url.endswith("xlsx"):
+        if url.endswith(("csv", "xlsx")):
             assert b"".join(response.streaming_content)
     # The administrator can repair it.
     response = client.post(
@@ -153,7 +153,7 @@ def test_far_past_enforcement_date_member_is_gated_not_signed_out(client, far_co
     password_login(client, newcomer)
     requirement = policy.requirement_for(newcomer)
     if far_company.clamped_to == MIN_ENFORCEMENT_DATE:
-        # Required since the earliest supported instant: sent to set up MFA, on every request, still signed in.
+        # Required since the earliest supported instant: sent to set up MFA on every request, still signed in.
         assert requirement.is_required
         for _ in range(3):
             response = client.get("/admin/")

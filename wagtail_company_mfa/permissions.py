@@ -320,9 +320,9 @@ class ResetChecker:
             }
         if memberships.keys() - self.administered:
             return _(
-                "%(person)s also belongs to a company you do not administer, which relies on their two-factor "
-                "authentication too. Ask a superuser, or someone who administers all their companies, to "
-                "reset it."
+                "%(person)s also belongs to a company you do not administer, which relies on their "
+                "two-factor authentication too. Ask a superuser, or someone who administers all their "
+                "companies, to reset it."
             ) % {"person": display_name(target)}
         # Adding someone to your company must not be a way to strip a factor they set up on their own: only
         # MFA first set up while they were a member of your company is yours to reset. "First" survives a
@@ -331,8 +331,8 @@ class ResetChecker:
         joined = min(memberships[company_id] for company_id in shared)
         if first_had_mfa is not None and first_had_mfa < joined:
             return _(
-                "%(person)s set up two-factor authentication before joining your company, so only a superuser "
-                "(or someone who manages every company) can reset it."
+                "%(person)s set up two-factor authentication before joining your company, so only a "
+                "superuser (or someone who manages every company) can reset it."
             ) % {"person": display_name(target)}
         return None
 
