@@ -282,7 +282,8 @@ def test_members_page(client, tenants):
 
 
 def test_member_search_finds_people_by_name_or_email(client, tenants):
-    sign_in(client, tenants.admin_a)
+    # Only those who manage every company may search the site's users (see TestUserDirectory).
+    sign_in(client, tenants.superuser)
     add = f"{BASE}/{tenants.a.pk}/members/add/"
     assert "Eddie Editor" in client.get(add, {"q": "eddie@example"}).content.decode()
     assert "Eddie Editor" in client.get(add, {"q": "Eddie Ed"}).content.decode()
@@ -293,7 +294,7 @@ def test_member_search_finds_people_by_name_or_email(client, tenants):
 
 def test_member_added_removed_and_role_changed_are_logged(client, tenants):
     sign_in(client, tenants.admin_a)
-    client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"user": tenants.editor.pk, "role": "member"})
+    client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "eddie@example.com", "role": "member"})
     membership = CompanyMembership.objects.get(user=tenants.editor, company=tenants.a)
     assert membership.is_active
     assert membership.role == "member"
@@ -380,7 +381,7 @@ class TestMassAssignment:
         sign_in(client, tenants.admin_a)
         client.post(
             f"{BASE}/{tenants.a.pk}/members/add/",
-            {"user": tenants.editor.pk, "role": "member", "company": tenants.b.pk},
+            {"identifier": "eddie@example.com", "role": "member", "company": tenants.b.pk},
         )
         assert list(
             CompanyMembership.objects.filter(user=tenants.editor).values_list("company_id", flat=True)
@@ -389,7 +390,7 @@ class TestMassAssignment:
     @pytest.mark.parametrize("role", ["superuser", "owner", ""])
     def test_unknown_role_is_refused(self, client, tenants, role):
         sign_in(client, tenants.admin_a)
-        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"user": tenants.editor.pk, "role": role})
+        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "eddie@example.com", "role": role})
         client.post(member_url(tenants.a, tenants.member_a_membership), {"role": role, "is_active": "on"})
         assert not CompanyMembership.objects.filter(user=tenants.editor).exists()
         tenants.member_a_membership.refresh_from_db()
@@ -399,8 +400,12 @@ class TestMassAssignment:
         locked = make_user("locked")
         get_user_model().objects.filter(pk=locked.pk).update(is_active=False)
         sign_in(client, tenants.admin_a)
-        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"user": locked.pk, "role": "member"})
-        client.post(f"{BASE}/{tenants.a.pk}/members/add/", {"user": tenants.member_a.pk, "role": "admin"})
+        client.post(
+            f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "locked@example.com", "role": "member"}
+        )
+        client.post(
+            f"{BASE}/{tenants.a.pk}/members/add/", {"identifier": "alice@example.com", "role": "admin"}
+        )
         assert not CompanyMembership.objects.filter(user=locked).exists()
         tenants.member_a_membership.refresh_from_db()
         assert tenants.member_a_membership.role == "member"
@@ -440,3 +445,124 @@ def test_members_page_query_count_does_not_grow_with_members(client, tenants):
     few = count_queries()
     add_members(tenants.a, 120, start=8)
     assert count_queries() == few
+
+
+class TestCrossTenantUserDirectory:
+    """
+    The "Add a member" page shows a company administrator no one outside their own companies (SEC-39): they
+    add a person by the exact email address or username, as an invitation works, and cannot search or list
+    the site's users. Those who manage every company keep the search.
+    """
+
+    @pytest.fixture
+    def cedar(self, tenants):
+        cedar = make_company("Cedar Homes")
+        self.cyril = make_user("cyril", first_name="Cyril", last_name="Cedar")
+        join(self.cyril, cedar)
+        return cedar
+
+    def outsiders(self, tenants) -> list[str]:
+        """What a Bluebird administrator must never read on their add page: Acme's, Cedar's and others'."""
+        people = [tenants.superuser, tenants.admin_a, tenants.member_a, tenants.editor, self.cyril]
+        return [text for person in people for text in (person.get_full_name(), person.email)]
+
+    def add_url(self, company) -> str:
+        return f"{BASE}/{company.pk}/members/add/"
+
+    @pytest.mark.parametrize("query", ["ex", "e", "example.com", "Acme", "@", "a"])
+    def test_cross_tenant_user_directory_search_shows_a_company_admin_nobody(
+        self, client, tenants, cedar, query
+    ):
+        sign_in(client, tenants.admin_b)
+        response = client.get(self.add_url(tenants.b), {"q": query})
+        page = response.content.decode()
+        assert response.status_code == 200
+        for text in self.outsiders(tenants):
+            assert text not in page, text
+        assert 'name="identifier"' in page
+        assert "does not search or list the site" in page
+
+    @pytest.mark.parametrize(
+        "identifier",
+        ["ex", "eddie@example", "eddi", "@example.com", "Eddie Editor", "cyril@", "nobody@example.com"],
+    )
+    def test_cross_tenant_user_directory_partial_or_unknown_identifier_adds_and_reveals_nobody(
+        self, client, tenants, cedar, identifier
+    ):
+        sign_in(client, tenants.admin_b)
+        before = CompanyMembership.objects.count()
+        response = client.post(self.add_url(tenants.b), {"identifier": identifier, "role": "member"})
+        # What the administrator typed comes back in the field; nothing else about anyone does.
+        page = response.content.decode().replace(f'value="{identifier}"', "")
+        assert response.status_code == 200
+        assert "No user with that email or username." in page
+        for text in self.outsiders(tenants):
+            assert text not in page, text
+        assert CompanyMembership.objects.count() == before
+
+    def test_cross_tenant_user_directory_inactive_account_gets_the_same_answer(self, client, tenants):
+        locked = make_user("locked", first_name="Lou", last_name="Locked")
+        get_user_model().objects.filter(pk=locked.pk).update(is_active=False)
+        sign_in(client, tenants.admin_b)
+        page = client.post(
+            self.add_url(tenants.b), {"identifier": "locked@example.com", "role": "member"}
+        ).content.decode()
+        assert "No user with that email or username." in page
+        assert "Lou Locked" not in page
+        assert not CompanyMembership.objects.filter(user=locked).exists()
+
+    def test_cross_tenant_user_directory_a_user_id_is_not_accepted_from_a_company_admin(
+        self, client, tenants, cedar
+    ):
+        sign_in(client, tenants.admin_b)
+        response = client.post(self.add_url(tenants.b), {"user": self.cyril.pk, "role": "member"})
+        page = response.content.decode()
+        assert "Enter the person&#x27;s email address or username." in page
+        assert "Cyril Cedar" not in page
+        assert not CompanyMembership.objects.filter(user=self.cyril, company=tenants.b).exists()
+
+    @pytest.mark.parametrize("identifier", ["eddie@example.com", " EDDIE@Example.com ", "username"])
+    def test_cross_tenant_user_directory_an_exact_email_or_username_adds(self, client, tenants, identifier):
+        if identifier == "username":
+            identifier = tenants.editor.get_username()
+        sign_in(client, tenants.admin_b)
+        response = client.post(self.add_url(tenants.b), {"identifier": identifier, "role": "admin"})
+        assert response.status_code == 302
+        membership = CompanyMembership.objects.get(user=tenants.editor, company=tenants.b)
+        assert (membership.role, membership.is_active) == ("admin", True)
+        messages = [str(message).strip() for message in client.get(response["Location"]).context["messages"]]
+        assert "Eddie Editor added to Bluebird Contracting as administrator." in messages
+
+    def test_cross_tenant_user_directory_an_email_shared_by_two_accounts_is_ambiguous(self, client, tenants):
+        User = get_user_model()
+        if User.USERNAME_FIELD == "email":
+            pytest.skip("email addresses are unique with this user model")
+        make_user("eddie2", email="eddie@example.com", first_name="Second", last_name="Eddie")
+        sign_in(client, tenants.admin_b)
+        page = client.post(
+            self.add_url(tenants.b), {"identifier": "eddie@example.com", "role": "member"}
+        ).content.decode()
+        assert "More than one account uses that email address. Enter the username instead." in page
+        assert "Second Eddie" not in page
+        assert "Eddie Editor" not in page
+        assert not CompanyMembership.objects.filter(
+            company=tenants.b, user__email="eddie@example.com"
+        ).exists()
+
+    @pytest.mark.parametrize("actor", ["superuser", "manage_all"])
+    def test_cross_tenant_user_directory_those_who_manage_every_company_keep_the_search(
+        self, client, tenants, cedar, actor
+    ):
+        from django.contrib.auth.models import Permission
+
+        if actor == "manage_all":
+            person = tenants.admin_a
+            person.user_permissions.add(Permission.objects.get(codename="manage_all_companies"))
+        else:
+            person = tenants.superuser
+        sign_in(client, person)
+        page = client.get(self.add_url(tenants.b), {"q": "ed"}).content.decode()
+        assert "Eddie Editor" in page
+        assert "eddie@example.com" in page
+        page = client.get(self.add_url(tenants.b), {"q": "cyril"}).content.decode()
+        assert "Cyril Cedar" in page

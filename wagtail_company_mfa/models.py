@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import logging
 import zoneinfo
 
 from django.conf import settings
@@ -17,8 +18,16 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from . import crypto, recovery_codes, totp
 from .conf import mfa_settings
 
+logger = logging.getLogger(__name__)
+
 #: The longest grace period a company may give late joiners, in days.
 MAX_GRACE_DAYS = 365
+
+#: The earliest and latest enforcement dates a company may choose. Far enough apart for any real policy,
+#: and far enough from the ends of Python's calendar (years 1 and 9999) that turning the date into an
+#: instant in any time zone, plus a grace period, cannot overflow (docs/policy.md, "Enforcement date").
+MIN_ENFORCEMENT_DATE = datetime.date(2000, 1, 1)
+MAX_ENFORCEMENT_DATE = datetime.date(9000, 12, 31)
 
 
 @functools.cache
@@ -38,6 +47,16 @@ def validate_time_zone(value: str) -> None:
 
 def default_time_zone() -> str:
     return mfa_settings.DEFAULT_TIME_ZONE
+
+
+def validate_enforcement_date(value: datetime.date) -> None:
+    """Accept only dates from :data:`MIN_ENFORCEMENT_DATE` to :data:`MAX_ENFORCEMENT_DATE`."""
+    if value is not None and not MIN_ENFORCEMENT_DATE <= value <= MAX_ENFORCEMENT_DATE:
+        raise ValidationError(
+            _("Choose an enforcement date between the years %(min_year)s and %(max_year)s."),
+            code="enforcement_date_out_of_range",
+            params={"min_year": MIN_ENFORCEMENT_DATE.year, "max_year": MAX_ENFORCEMENT_DATE.year},
+        )
 
 
 class Company(models.Model):
@@ -73,6 +92,7 @@ class Company(models.Model):
         _("enforcement date"),
         null=True,
         blank=True,
+        validators=[validate_enforcement_date],
         help_text=_("Members may enroll as soon as a date is set; from this date on, MFA is required."),
     )
     new_member_grace_days = models.PositiveSmallIntegerField(
@@ -122,14 +142,14 @@ class Company(models.Model):
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone)
+        return company_zone(self.time_zone, company_id=self.pk)
 
     @property
     def enforcement_starts_at(self) -> datetime.datetime | None:
         """The aware instant at which the enforcement date begins (00:00 in the company's time zone)."""
         if self.enforcement_date is None:
             return None
-        return start_of_day(self.enforcement_date, self.time_zone)
+        return start_of_day(self.enforcement_date, self.time_zone, company_id=self.pk)
 
     @property
     def policy_is_set(self) -> bool:
@@ -137,15 +157,54 @@ class Company(models.Model):
         return self.require_mfa and self.enforcement_date is not None
 
 
-def start_of_day(day: datetime.date, time_zone: str) -> datetime.datetime:
+def company_zone(time_zone: str, *, company_id=None) -> zoneinfo.ZoneInfo:
     """
-    00:00 of ``day`` in ``time_zone``, as an aware UTC datetime.
+    The zone named ``time_zone``, or UTC (with a warning naming the company) for a name this Python does not
+    know: a value written around the form's validation must not break every page that shows a deadline.
+    """
+    try:
+        return zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        logger.warning(
+            "Company %s has an unknown time zone %r; its enforcement date is taken to start in UTC.",
+            company_id,
+            time_zone,
+        )
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def clamp_enforcement_date(day: datetime.date, *, company_id=None) -> datetime.date:
+    """
+    ``day`` moved into the range a company may choose. A stored date outside it (written around the form's
+    validation) is logged and treated as the nearest date inside it, so the company still requires MFA,
+    from the earliest or the latest instant the package supports (docs/policy.md).
+    """
+    if MIN_ENFORCEMENT_DATE <= day <= MAX_ENFORCEMENT_DATE:
+        return day
+    clamped = min(max(day, MIN_ENFORCEMENT_DATE), MAX_ENFORCEMENT_DATE)
+    logger.warning(
+        "Company %s has the enforcement date %s, outside the supported range %s to %s; it is treated as %s.",
+        company_id,
+        day.isoformat(),
+        MIN_ENFORCEMENT_DATE.isoformat(),
+        MAX_ENFORCEMENT_DATE.isoformat(),
+        clamped.isoformat(),
+    )
+    return clamped
+
+
+def start_of_day(day: datetime.date, time_zone: str, *, company_id=None) -> datetime.datetime:
+    """
+    00:00 of ``day`` in ``time_zone``, as an aware UTC datetime. Never raises: a date outside the supported
+    range is clamped into it and an unknown zone is taken as UTC, each with a warning naming ``company_id``.
 
     Where a zone skips midnight (a DST change at 00:00), the day starts at the first instant that exists:
     ``fold=0`` maps the missing wall time onto the offset in force before the gap, which is the moment of
     the change itself.
     """
-    local = datetime.datetime.combine(day, datetime.time.min, tzinfo=zoneinfo.ZoneInfo(time_zone))
+    day = clamp_enforcement_date(day, company_id=company_id)
+    zone = company_zone(time_zone, company_id=company_id)
+    local = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
     return local.astimezone(datetime.timezone.utc)
 
 
@@ -259,6 +318,16 @@ class AuthenticatorDevice(TimestampMixin, AtomicThrottlingMixin, Device):
             models.UniqueConstraint(fields=["user"], name="wagtail_company_mfa_one_authenticator_per_user"),
         ]
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if self.confirmed and (update_fields is None or "confirmed" in update_fields):
+            # Whatever code saved it (enrollment, a replacement, a site's own script), the person has MFA from
+            # now on, unless they had it already: a replacement keeps the first date (SEC-40).
+            MFAEnrollment.objects.get_or_create(
+                user_id=self.user_id, defaults={"first_enrolled_at": self.created_at or timezone.now()}
+            )
+
     @property
     def bin_key(self) -> bytes:
         return crypto.decrypt(self.encrypted_key)
@@ -295,6 +364,35 @@ class AuthenticatorDevice(TimestampMixin, AtomicThrottlingMixin, Device):
             self.last_t, self.last_used_at = step, now
             self.throttling_failure_count, self.throttling_failure_timestamp = 0, None
         return bool(updated)
+
+
+class MFAEnrollment(models.Model):
+    """
+    Since when a person has had two-factor authentication, across replaced authenticators and regenerated
+    recovery codes. A company administrator may reset only MFA that was set up while the person was a member
+    of their company (SEC-40); basing that on the current authenticator's date would let a replacement phone
+    turn a factor the company never governed into one it may strip.
+
+    Written when a confirmed authenticator is first saved; removed only when everything is removed (an
+    administrator's reset, ``manage.py mfa_reset``, or the person turning MFA off), so the next enrollment
+    starts a new record.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    first_enrolled_at = models.DateTimeField(_("first enrolled at"))
+
+    class Meta:
+        verbose_name = _("MFA enrollment")
+        verbose_name_plural = _("MFA enrollments")
+
+    def __str__(self) -> str:
+        return f"MFA of user {self.user_id} since {self.first_enrolled_at:%Y-%m-%d %H:%M}"
 
 
 class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):

@@ -26,12 +26,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from wagtail.permission_policies.base import BasePermissionPolicy
 
-from .models import AuthenticatorDevice, Company, CompanyMembership
+from .models import AuthenticatorDevice, Company, CompanyMembership, MFAEnrollment
 
 #: The permission that makes a user an administrator of every company (``app_label.codename``).
 MANAGE_ALL_COMPANIES = "wagtail_company_mfa.manage_all_companies"
@@ -166,72 +167,13 @@ def reset_refusal(actor, target, company=None) -> str | None:
     """
     Why ``actor`` may not reset ``target``'s MFA, in words for the actor, or ``None`` if they may (SEC-40).
     With ``company``, the reset is done as an administrator of that company, and ``target`` must be one of
-    its active members.
+    its active members. The rules are :meth:`ResetChecker.refusal`'s, loaded for this one person.
     """
-    if not _is_active_user(actor):
-        return _("You cannot reset two-factor authentication.")
-    if actor.pk == target.pk:
-        return _(
-            "You cannot reset your own two-factor authentication. Ask another administrator, or use "
-            "“manage.py mfa_reset” on the server if you are locked out."
-        )
-    target_companies = set(
-        CompanyMembership.objects.filter(user_id=target.pk, is_active=True).values_list(
-            "company_id", flat=True
-        )
-    )
-    if company is not None and company.pk not in target_companies:
-        return _("%(person)s is not an active member of %(company)s.") % {
-            "person": display_name(target),
-            "company": company,
-        }
-    if actor.is_superuser:
-        return None
-    if target.is_superuser:
-        return _("Only a superuser can reset a superuser's two-factor authentication.")
-    if can_manage_all(actor):
-        return None
-    if holds_manage_all(target):
-        return _(
-            "%(person)s administers every company; only a superuser can reset their two-factor "
-            "authentication."
-        ) % {"person": display_name(target)}
-    administered = administered_company_ids(actor)
-    if company is not None and company.pk not in administered:
-        return _("You are not an administrator of %(company)s.") % {"company": company}
-    if not target_companies & administered:
-        return _("%(person)s is not a member of a company you administer.") % {"person": display_name(target)}
-    if target_companies - administered:
-        return _(
-            "%(person)s also belongs to a company you do not administer, which relies on their two-factor "
-            "authentication too. Ask a superuser, or someone who administers all their companies, to "
-            "reset it."
-        ) % {"person": display_name(target)}
-    if _enrolled_before_joining(target.pk, administered):
-        return _enrolled_before_joining_message(target)
-    return None
+    return ResetChecker(actor, targets=[target]).refusal(target, company)
 
 
-def _enrolled_before_joining(user_id, company_ids) -> bool:
-    """
-    Whether the person set up their authenticator before joining (or rejoining) the given companies. A
-    company administrator may add any user as a member; without this rule, adding someone would be enough to
-    strip the second factor they set up on their own (SEC-40: only MFA that belongs to your company).
-    """
-    joined = CompanyMembership.objects.filter(
-        user_id=user_id, company_id__in=company_ids, is_active=True
-    ).aggregate(first=Min("joined_at"))["first"]
-    return (
-        joined is not None
-        and AuthenticatorDevice.objects.filter(user_id=user_id, created_at__lt=joined).exists()
-    )
-
-
-def _enrolled_before_joining_message(target) -> str:
-    return _(
-        "%(person)s set up two-factor authentication before joining your company, so only a superuser (or "
-        "someone who manages every company) can reset it."
-    ) % {"person": display_name(target)}
+def can_reset(actor, target, company=None) -> bool:
+    return reset_refusal(actor, target, company) is None
 
 
 def may_see_person(actor, target) -> bool:
@@ -248,10 +190,6 @@ def may_see_person(actor, target) -> bool:
             user_id=target.pk, company_id__in=administered, is_active=True
         ).exists()
     )
-
-
-def can_reset(actor, target, company=None) -> bool:
-    return reset_refusal(actor, target, company) is None
 
 
 def reset_company_for(actor, target, requested=None):
@@ -277,70 +215,129 @@ def reset_company_for(actor, target, requested=None):
 
 class ResetChecker:
     """
-    :func:`reset_refusal` for many targets at once (the Users listing), in a fixed number of queries
-    however many users are checked. Build one per request.
+    Who may reset whose MFA (SEC-40): the one place the rule is written. :func:`reset_refusal` uses it for
+    one person (the reset page); listings (Wagtail's Users page, a company's members) build one per request
+    and ask about many people, in a fixed number of queries however many are asked about.
+
+    What it loads is scoped: with ``targets``, to those people; otherwise to the members of the companies
+    the actor administers (those who manage every company need nothing loaded unless a company is given).
     """
 
-    def __init__(self, actor):
+    def __init__(self, actor, *, targets=None):
         self.actor = actor
         self.manage_all = can_manage_all(actor)
+        self.administered = administered_company_ids(actor) if _is_active_user(actor) else frozenset()
+        self._target_ids = None if targets is None else [target.pk for target in targets]
+        #: user id -> {company id: joined at} of their active memberships.
         self._memberships = None
         self._manage_all_holders = None
-        self._enrolled_early = None
+        self._first_mfa = None
 
-    def _target_companies(self, target) -> set[int]:
+    def _people(self):
+        """The people whose details are loaded, as a subquery of user ids."""
+        if self._target_ids is not None:
+            return self._target_ids
+        return CompanyMembership.objects.filter(company_id__in=self.administered, is_active=True).values(
+            "user_id"
+        )
+
+    def _companies_of(self, target) -> dict:
         if self._memberships is None:
-            administered = administered_company_ids(self.actor)
-            members = CompanyMembership.objects.filter(company_id__in=administered, is_active=True).values(
-                "user_id"
-            )
             self._memberships = {}
-            for user_id, company_id in CompanyMembership.objects.filter(
-                user_id__in=members, is_active=True
-            ).values_list("user_id", "company_id"):
-                self._memberships.setdefault(user_id, set()).add(company_id)
-        return self._memberships.get(target.pk, set())
+            if self._target_ids is not None or self.administered:
+                rows = CompanyMembership.objects.filter(user_id__in=self._people(), is_active=True)
+                for user_id, company_id, joined_at in rows.values_list("user_id", "company_id", "joined_at"):
+                    self._memberships.setdefault(user_id, {})[company_id] = joined_at
+        if target.pk not in self._memberships and self._target_ids is None and self.manage_all:
+            # Someone outside the actor's own companies, asked about by someone who manages every company.
+            self._memberships[target.pk] = dict(
+                CompanyMembership.objects.filter(user_id=target.pk, is_active=True).values_list(
+                    "company_id", "joined_at"
+                )
+            )
+        return self._memberships.get(target.pk, {})
 
     def _holds_manage_all(self, target) -> bool:
         if self._manage_all_holders is None:
-            self._manage_all_holders = set(users_holding_manage_all().values_list("pk", flat=True))
+            self._manage_all_holders = set(
+                users_holding_manage_all().filter(pk__in=self._people()).values_list("pk", flat=True)
+            )
         return target.pk in self._manage_all_holders
 
-    def may_reset(self, target) -> bool:
-        actor = self.actor
-        if not _is_active_user(actor) or actor.pk == target.pk:
-            return False
-        if actor.is_superuser:
-            return True
-        if target.is_superuser:
-            return False
-        if self.manage_all:
-            return True
-        companies = self._target_companies(target)
-        administered = administered_company_ids(actor)
-        if not companies or companies - administered:
-            return False
-        if self._holds_manage_all(target):
-            return False
-        return target.pk not in self._enrolled_before_joining()
+    def _first_had_mfa(self, target):
+        """
+        When ``target`` first had MFA: the :class:`~wagtail_company_mfa.models.MFAEnrollment` record, kept
+        across replaced authenticators; for an authenticator saved without one (inserted in bulk), its own
+        date.
+        """
+        if self._first_mfa is None:
+            enrollment = MFAEnrollment.objects.filter(user_id=OuterRef("pk")).values("first_enrolled_at")
+            device = AuthenticatorDevice.objects.filter(user_id=OuterRef("pk")).values("created_at")
+            self._first_mfa = dict(
+                get_user_model()
+                .objects.filter(pk__in=self._people())
+                .annotate(
+                    first=Coalesce(Subquery(enrollment[:1]), Subquery(device.order_by("created_at")[:1]))
+                )
+                .filter(first__isnull=False)
+                .values_list("pk", "first")
+            )
+        return self._first_mfa.get(target.pk)
 
-    def _enrolled_before_joining(self) -> set[int]:
-        """The members whose authenticator predates their membership of the actor's companies (one query)."""
-        if self._enrolled_early is None:
-            administered = administered_company_ids(self.actor)
-            device_created = AuthenticatorDevice.objects.filter(user_id=OuterRef("user_id")).values(
-                "created_at"
+    def refusal(self, target, company=None) -> str | None:
+        """Why the actor may not reset ``target``'s MFA (as an administrator of ``company``), or ``None``."""
+        actor = self.actor
+        if not _is_active_user(actor):
+            return _("You cannot reset two-factor authentication.")
+        if actor.pk == target.pk:
+            return _(
+                "You cannot reset your own two-factor authentication. Ask another administrator, or use "
+                "“manage.py mfa_reset” on the server if you are locked out."
             )
-            rows = (
-                CompanyMembership.objects.filter(company_id__in=administered, is_active=True)
-                .values("user_id")
-                .annotate(joined=Min("joined_at"), enrolled=Subquery(device_created[:1]))
-                .values_list("user_id", "joined", "enrolled")
-            )
-            self._enrolled_early = {
-                user_id for user_id, joined, enrolled in rows if enrolled is not None and enrolled < joined
+        if company is not None and company.pk not in self._companies_of(target):
+            return _("%(person)s is not an active member of %(company)s.") % {
+                "person": display_name(target),
+                "company": company,
             }
-        return self._enrolled_early
+        if actor.is_superuser:
+            return None
+        if target.is_superuser:
+            return _("Only a superuser can reset a superuser's two-factor authentication.")
+        if self.manage_all:
+            return None
+        if self._holds_manage_all(target):
+            return _(
+                "%(person)s administers every company; only a superuser can reset their two-factor "
+                "authentication."
+            ) % {"person": display_name(target)}
+        if company is not None and company.pk not in self.administered:
+            return _("You are not an administrator of %(company)s.") % {"company": company}
+        memberships = self._companies_of(target)
+        shared = memberships.keys() & self.administered
+        if not shared:
+            return _("%(person)s is not a member of a company you administer.") % {
+                "person": display_name(target)
+            }
+        if memberships.keys() - self.administered:
+            return _(
+                "%(person)s also belongs to a company you do not administer, which relies on their "
+                "two-factor authentication too. Ask a superuser, or someone who administers all their "
+                "companies, to reset it."
+            ) % {"person": display_name(target)}
+        # Adding someone to your company must not be a way to strip a factor they set up on their own: only
+        # MFA first set up while they were a member of your company is yours to reset. "First" survives a
+        # replaced authenticator and regenerated recovery codes, so a new phone does not change the answer.
+        first_had_mfa = self._first_had_mfa(target)
+        joined = min(memberships[company_id] for company_id in shared)
+        if first_had_mfa is not None and first_had_mfa < joined:
+            return _(
+                "%(person)s set up two-factor authentication before joining your company, so only a "
+                "superuser (or someone who manages every company) can reset it."
+            ) % {"person": display_name(target)}
+        return None
+
+    def may_reset(self, target, company=None) -> bool:
+        return self.refusal(target, company) is None
 
 
 def users_holding_manage_all():

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import datetime
 import enum
-import zoneinfo
 from dataclasses import dataclass
 
 from django.utils import timezone
 
 from .conf import mfa_settings
-from .models import CompanyMembership, start_of_day
+from .models import MAX_ENFORCEMENT_DATE, CompanyMembership, company_zone, start_of_day
 
 
 class Status(str, enum.Enum):
@@ -77,6 +76,7 @@ def member_deadline(
     time_zone: str,
     joined_at: datetime.datetime,
     grace_days: int,
+    company_id: int | None = None,
 ) -> tuple[datetime.datetime, bool]:
     """
     When a member must use MFA for a company, and whether the grace period moved it.
@@ -85,12 +85,20 @@ def member_deadline(
     instant gets ``grace_days`` from joining instead: the same wall-clock time ``grace_days`` calendar days
     later in the company's zone (so a DST change in between does not shift it by an hour). With no grace days
     a late joiner is required at once.
+
+    Never raises, so that no listing, gate, command or email fails on a bad stored value: an enforcement
+    date outside the supported range is clamped into it and an unknown zone is taken as UTC, each logged
+    with ``company_id`` (:func:`~wagtail_company_mfa.models.start_of_day`); a grace period that would run
+    past the end of the calendar ends at the latest supported instant.
     """
-    enforced_at = start_of_day(enforcement_date, time_zone)
+    enforced_at = start_of_day(enforcement_date, time_zone, company_id=company_id)
     if joined_at <= enforced_at:
         return enforced_at, False
-    local_join = joined_at.astimezone(zoneinfo.ZoneInfo(time_zone))
-    deadline = (local_join + datetime.timedelta(days=grace_days)).astimezone(datetime.timezone.utc)
+    local_join = joined_at.astimezone(company_zone(time_zone, company_id=company_id))
+    try:
+        deadline = (local_join + datetime.timedelta(days=grace_days)).astimezone(datetime.timezone.utc)
+    except OverflowError:
+        deadline = start_of_day(MAX_ENFORCEMENT_DATE, time_zone, company_id=company_id)
     return deadline, True
 
 
@@ -123,6 +131,7 @@ def company_deadlines(user) -> list[CompanyDeadline]:
             time_zone=time_zone,
             joined_at=joined_at,
             grace_days=grace_days,
+            company_id=company_id,
         )
         deadlines.append(
             CompanyDeadline(

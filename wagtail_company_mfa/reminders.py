@@ -177,6 +177,7 @@ def plan_reminders(now: datetime.datetime | None = None, *, batch_size: int = PL
                 time_zone=time_zone,
                 joined_at=joined_at,
                 grace_days=grace_days,
+                company_id=company_id,
             )
             stage = due_stage(deadline, now, days)
             if stage is not None:
@@ -241,6 +242,7 @@ def queue_policy_notices(company: Company, *, batch_size: int = PLAN_BATCH_SIZE)
                 time_zone=company.time_zone,
                 joined_at=joined_at,
                 grace_days=company.new_member_grace_days,
+                company_id=company.pk,
             )
             rows.append(
                 MemberNotice(
@@ -333,6 +335,7 @@ def _why_not(notice: MemberNotice, now, *, enrolled: set, joined: dict) -> str |
         time_zone=company.time_zone,
         joined_at=joined_at,
         grace_days=company.new_member_grace_days,
+        company_id=company.pk,
     )
     if deadline != notice.deadline:
         return "deadline moved"
@@ -350,9 +353,12 @@ def _build(notice: MemberNotice, now, *, enrolled: set):
     context = {
         "company_name": company.name,
         "enforcement_date": notice.enforcement_date,
-        "enforcement_starts_at": start_of_day(notice.enforcement_date, company.time_zone),
+        "enforcement_starts_at": start_of_day(
+            notice.enforcement_date, company.time_zone, company_id=company.pk
+        ),
         "deadline": notice.deadline,
-        "grace_applied": notice.deadline != start_of_day(notice.enforcement_date, company.time_zone),
+        "grace_applied": notice.deadline
+        != start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
         "required_now": notice.deadline <= now,
         "days_left": max(1, math.ceil((notice.deadline - now) / datetime.timedelta(days=1))),
         "enrolled": notice.user_id in enrolled,

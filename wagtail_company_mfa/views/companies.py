@@ -39,6 +39,7 @@ from wagtail.admin.widgets import HeaderButton
 from .. import compat, flows, permissions
 from ..admin_forms import (
     MIN_SEARCH_LENGTH,
+    AddMemberByIdentifierForm,
     AddMemberForm,
     MemberSearchForm,
     MembershipForm,
@@ -377,11 +378,21 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
 
 
 class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
-    """Find a person by name or email and add them, as member or administrator, to the company of the URL."""
+    """
+    Add a person, as member or administrator, to the company of the URL.
+
+    Those who manage every company find people by part of their name or email. A company administrator sees
+    no one outside their own companies: they add a person by the exact email address or username, and a
+    miss says only that there is no such user (docs/admin-guide.md, SEC-39).
+    """
 
     template_name = "wagtail_company_mfa/companies/add_member.html"
     page_title = gettext_lazy("Add a member")
     header_icon = "group"
+
+    @cached_property
+    def may_search(self) -> bool:
+        return permissions.can_manage_all(self.request.user)
 
     def get_page_subtitle(self):
         return str(self.company)
@@ -394,11 +405,20 @@ class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemp
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        context.update(
+            company=self.company,
+            may_search=self.may_search,
+            roles=CompanyMembership.Role.choices,
+            members_url=self.members_url(),
+        )
+        if not self.may_search:
+            context.setdefault("identifier_form", AddMemberByIdentifierForm(company=self.company))
+            context.update(kwargs)
+            return context
         search_form = MemberSearchForm(self.request.GET or None)
         query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
         candidates = search_users(eligible_users(self.company), query) if query else []
         context.update(
-            company=self.company,
             search_form=search_form,
             query=query,
             too_short=bool(query) and len(query.strip()) < MIN_SEARCH_LENGTH,
@@ -410,19 +430,23 @@ class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemp
                 }
                 for user in candidates
             ],
-            roles=CompanyMembership.Role.choices,
-            members_url=self.members_url(),
             **kwargs,
         )
         return context
 
     def post(self, request, *args, **kwargs):
-        form = AddMemberForm(request.POST, company=self.company)
-        if not form.is_valid():
-            for errors in form.errors.values():
-                for error in errors:
-                    messages.error(request, error)
-            return self.render_to_response(self.get_context_data(form=form))
+        if self.may_search and "user" in request.POST:
+            form = AddMemberForm(request.POST, company=self.company)
+            if not form.is_valid():
+                for errors in form.errors.values():
+                    for error in errors:
+                        messages.error(request, error)
+                return self.render_to_response(self.get_context_data(form=form))
+        else:
+            # A submitted user id is ignored here: ids would let a company administrator enumerate accounts.
+            form = AddMemberByIdentifierForm(request.POST, company=self.company)
+            if not form.is_valid():
+                return self.render_to_response(self.get_context_data(identifier_form=form))
         user, role = form.cleaned_data["user"], form.cleaned_data["role"]
         try:
             flows.add_member(self.company, user, role=role, actor=request.user, request=request)

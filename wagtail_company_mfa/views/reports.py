@@ -158,6 +158,7 @@ def member_rows(memberships, company, *, now: datetime.datetime | None = None) -
                 time_zone=company.time_zone,
                 joined_at=membership.joined_at,
                 grace_days=company.new_member_grace_days,
+                company_id=company.pk,
             )
         if membership.enrolled_device_id is not None:
             state = ENROLLED
@@ -278,6 +279,29 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
         return queryset
 
 
+#: A spreadsheet cell starting with one of these may be read as a formula by Excel, LibreOffice or Google
+#: Sheets (CSV injection, OWASP): the text of a name or an email address is then executed, not shown.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """``value`` made inert for a spreadsheet: text that could start a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
+
+
+class FormulaSafeExportMixin:
+    """
+    For a view with Wagtail's CSV/XLSX export: every text cell that a spreadsheet could take for a formula is
+    prefixed with ``'`` (docs/security.md, "Exports"). Names, usernames and email addresses are typed by the
+    people themselves, so no text column is trusted.
+    """
+
+    def preprocess_field_value(self, field, value, export_format):
+        return neutralise_formula(super().preprocess_field_value(field, value, export_format))
+
+
 class StateColumn(Column):
     cell_template_name = "wagtail_company_mfa/reports/state_cell.html"
 
@@ -286,7 +310,7 @@ class DeadlineColumn(DateColumn):
     cell_template_name = "wagtail_company_mfa/reports/deadline_cell.html"
 
 
-class EnrollmentReportView(ReportView):
+class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     """The enrollment report of one company, for its administrators (and superusers)."""
 
     template_name = "wagtail_company_mfa/reports/enrollment.html"

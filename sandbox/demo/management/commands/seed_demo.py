@@ -103,6 +103,8 @@ USERS = (
         (("cedar-homes", MEMBER), ("acme-builders", MEMBER)),
     ),
     DemoUser("erin", "Erin", "Evans", "erin@acme.example", (("acme-builders", MEMBER),), enrolled=True),
+    # A company-scoped administrator: an ordinary editor who administers Bluebird only.
+    DemoUser("frank", "Frank", "Fischer", "frank@bluebird.example", (("bluebird-contracting", ADMIN),)),
 )
 
 EDITORS_GROUP = "Editors"
