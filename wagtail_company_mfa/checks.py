@@ -250,7 +250,7 @@ def check_encryption_keys_deploy(app_configs=None, **kwargs):
 check_encryption_keys_deploy.tags = (Tags.security,)
 
 
-# Caches and sessions shared by several worker processes -------------------------------------------------------
+# Caches and sessions shared by several worker processes ----------------------------------------------------
 
 
 def _cache_kind(alias: str) -> str | None:
@@ -345,8 +345,8 @@ def check_package_cache(app_configs=None, **kwargs):
     return [
         Warning(
             "The default cache is a local-memory cache, which each worker process has to itself. "
-            "wagtail-company-mfa keeps only one thing there: whether to show someone the Companies menu item. "
-            "With several workers, that item can appear or disappear up to "
+            "wagtail-company-mfa keeps only one thing there: whether to show someone the Companies menu "
+            "item. With several workers, that item can appear or disappear up to "
             f"{MENU_CACHE_TIMEOUT // 60} minutes late on other workers after a person becomes or stops being "
             "a company administrator. No MFA decision uses the cache, and every company page checks the "
             "database again.",
@@ -360,7 +360,7 @@ def check_package_cache(app_configs=None, **kwargs):
 check_package_cache.tags = (Tags.security,)
 
 
-# SQLite -------------------------------------------------------------------------------------------------------
+# SQLite ----------------------------------------------------------------------------------------------------
 
 
 def check_sqlite_transaction_mode(app_configs=None, **kwargs):
@@ -376,11 +376,11 @@ def check_sqlite_transaction_mode(app_configs=None, **kwargs):
             continue
         messages.append(
             Warning(
-                f"The SQLite database '{alias}' starts transactions in DEFERRED mode. When two requests check "
-                "a code at the same moment, one of them fails with 'database is locked' instead of waiting "
-                "its turn; the package then refuses that attempt ('try again in a moment') rather than check "
-                "a code it could not count, so people see spurious refusals.",
-                hint=f"Add \"OPTIONS\": {{\"transaction_mode\": \"IMMEDIATE\"}} to DATABASES['{alias}'].",
+                f"The SQLite database '{alias}' starts transactions in DEFERRED mode. When two requests "
+                "check a code at the same moment, one of them fails with 'database is locked' instead of "
+                "waiting its turn; the package then refuses that attempt ('try again in a moment') rather "
+                "than check a code it could not count, so people see spurious refusals.",
+                hint=f'Add "OPTIONS": {{"transaction_mode": "IMMEDIATE"}} to DATABASES[\'{alias}\'].',
                 id=W004_SQLITE_DEFERRED,
             )
         )

@@ -203,7 +203,7 @@ def fernet_key_problem(key: Any) -> str:
     import binascii
 
     if not isinstance(key, (str, bytes)):
-        return f"it is a {type(key).__name__}, not a string"
+        return f"it is of type {type(key).__name__}, not a string"
     if not key.strip():
         return "it is empty"
     if isinstance(key, str) and "," in key:

@@ -21,7 +21,7 @@ from wagtail.log_actions import log
 
 from . import crypto, recovery_codes, session, signals, totp
 from .conf import mfa_settings
-from .models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from .models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice, last_verify_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ ACTION_RECOVERY_REGENERATED = "wagtail_company_mfa.recovery_codes_regenerated"
 ACTION_DISABLED = "wagtail_company_mfa.disabled"
 ACTION_RESET = "wagtail_company_mfa.reset"
 #: A stored authenticator secret that no configured key decrypts (different key lists on the app servers).
-ACTION_SECRET_UNREADABLE = "wagtail_company_mfa.secret_unreadable"
+ACTION_SECRET_UNREADABLE = "wagtail_company_mfa.secret_unreadable"  # noqa: S105 (an action name)
 
 
 def client_details(request) -> dict:
@@ -159,6 +159,7 @@ def _attempt(request, device, token) -> Attempt:
     if locked_until is not None:
         # SEC-12: while throttled even the right code is refused, and the attempt is not counted again.
         return Attempt(ok=False, device=device, locked_until=locked_until, refused=True)
+    last_verify_outcome.set("")
     try:
         verified = django_otp.verify_token(user, device.persistent_id, token)
     except (crypto.InvalidToken, ImproperlyConfigured) as exc:
@@ -175,6 +176,11 @@ def _attempt(request, device, token) -> Attempt:
         return Attempt(ok=False, device=device, refused=True, busy=True)
     if verified is not None:
         return Attempt(ok=True, device=verified)
+    if last_verify_outcome.get() == "refused":
+        # Another attempt got the row lock first and its failure throttles this one: not compared, not
+        # counted, so the user must not be told the code was wrong (it may have been right).
+        device.refresh_from_db()
+        return Attempt(ok=False, device=device, locked_until=locked_until_for(device), refused=True)
     try:
         # In a savepoint of its own, so that a failure here cannot take the counted failure with it when a
         # caller's transaction surrounds this one (recovery codes).

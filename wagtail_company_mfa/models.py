@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import functools
 import zoneinfo
@@ -209,6 +210,14 @@ class CompanyMembership(models.Model):
         return self.role == self.Role.ADMIN
 
 
+#: What the latest ``verify_token`` of a device in this context did: ``"checked"`` (the code was compared,
+#: and counted) or ``"refused"`` (throttled under the row lock, so not compared). django-otp's
+#: ``verify_token`` returns only the device or ``None``; this lets the caller tell the user which it was.
+last_verify_outcome: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "wagtail_company_mfa_last_verify_outcome", default=""
+)
+
+
 class AtomicThrottlingMixin(ThrottlingMixin):
     """
     django-otp's growing delay after wrong codes, with the package's factor, counted by one atomic ``UPDATE``
@@ -217,6 +226,11 @@ class AtomicThrottlingMixin(ThrottlingMixin):
 
     class Meta:
         abstract = True
+
+    def verify_is_allowed(self):
+        allowed, info = super().verify_is_allowed()
+        last_verify_outcome.set("checked" if allowed else "refused")
+        return allowed, info
 
     def get_throttle_factor(self) -> int:
         return mfa_settings.THROTTLE_FACTOR

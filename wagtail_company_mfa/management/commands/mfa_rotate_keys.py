@@ -29,8 +29,8 @@ class Command(BaseCommand):
                     # Reported and skipped: one unreadable secret must not keep the others on the old key.
                     failed += 1
                     self.stderr.write(
-                        f"Authenticator #{pk} (user #{device.user_id}) cannot be decrypted with any configured "
-                        "key; left as it is."
+                        f"Authenticator #{pk} (user #{device.user_id}) cannot be decrypted with any "
+                        "configured key; left as it is."
                     )
                     continue
                 device.save(update_fields=["encrypted_key"])
