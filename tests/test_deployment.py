@@ -17,15 +17,17 @@ from conftest import enroll_user, password_login, reauthenticate, verify_with_co
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core import checks
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa import checks as mfa_checks
-from wagtail_company_mfa import crypto, flows
-from wagtail_company_mfa.models import AuthenticatorDevice
+from wagtail_company_mfa import crypto, flows, totp
+from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
 
 #: The key tests/settings.py configures: "server A".
 KEY_A = "9GZdbRsUHHw1q4mhrxTfTTgLK5lRcB7xhZJ2QPkCgzA="
 VERIFY_URL = "/admin/company-mfa/verify/"
+RECOVERY_URL = "/admin/company-mfa/verify/recovery-code/"
 ENROLL_URL = "/admin/company-mfa/enroll/"
 E007 = "wagtail_company_mfa.E007"
 
@@ -283,6 +285,56 @@ def test_key_rotation_with_an_unusable_key_list_is_a_command_error(settings):
     settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [KEY_A, "garbage"]
     with pytest.raises(CommandError, match="Entry 2 of WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS"):
         call_command("mfa_rotate_keys")
+
+
+# 3. (in part) A database error while counting: refused, never a server error, never an uncounted check --
+
+BUSY = "Your code couldn't be checked just now, and it was not counted. Try again in a moment."
+
+
+def database_locked(self, commit=True):
+    raise OperationalError("database is locked")
+
+
+@pytest.mark.django_db
+def test_database_locked_while_counting_refuses_the_attempt_without_checking_the_code(
+    client, enrolled_user, monkeypatch
+):  # SEC-06, SEC-10
+    password_login(client, enrolled_user)
+    compared = []
+    real_matching_step = totp.matching_step
+
+    def recording_matching_step(*args, **kwargs):
+        compared.append(kwargs)
+        return real_matching_step(*args, **kwargs)
+
+    monkeypatch.setattr(totp, "matching_step", recording_matching_step)
+    monkeypatch.setattr(AuthenticatorDevice, "throttle_increment", database_locked)
+
+    response = verify_with_code(client, enrolled_user.phone.code())
+
+    assert response.status_code == 200
+    assert BUSY in text(response)
+    assert "didn't work" not in text(response)  # the same answer for a right and a wrong code
+    assert compared == []  # the code was never compared
+    assert AuthenticatorDevice.objects.get(user=enrolled_user).throttling_failure_count == 0
+    assert client.get("/admin/").url.startswith(VERIFY_URL)
+    monkeypatch.undo()
+    assert verify_with_code(client, enrolled_user.phone.code()).status_code == 302
+
+
+@pytest.mark.django_db
+def test_database_locked_while_counting_a_recovery_code_refuses_it(client, enrolled_user, monkeypatch):
+    password_login(client, enrolled_user)
+    monkeypatch.setattr(RecoveryCodeDevice, "throttle_increment", database_locked)
+
+    response = client.post(RECOVERY_URL, {"code": enrolled_user.recovery_codes[0]})
+
+    assert response.status_code == 200
+    assert BUSY in text(response)
+    assert RecoveryCodeDevice.objects.get(user=enrolled_user).unused_count == 1  # not spent
+    assert not RecoveryCode.objects.filter(used_at__isnull=False).exists()
+    assert client.get("/admin/").url.startswith(VERIFY_URL)
 
 
 # 2. Caches shared by several workers -----------------------------------------------------------------------
