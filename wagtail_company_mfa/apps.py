@@ -18,3 +18,5 @@ class WagtailCompanyMFAConfig(AppConfig):
 
         for check in mfa_checks.ALL_CHECKS:
             checks.register(check, *getattr(check, "tags", ()))
+        for check in mfa_checks.DEPLOY_CHECKS:
+            checks.register(check, *getattr(check, "tags", ()), deploy=True)

@@ -28,6 +28,11 @@ E008_COOKIE_SESSIONS = "wagtail_company_mfa.E008"
 W001_NO_ENCRYPTION_KEY = "wagtail_company_mfa.W001"
 E009_REST_BASIC_AUTHENTICATION = "wagtail_company_mfa.E009"
 E010_REST_TOKEN_VIEW = "wagtail_company_mfa.E010"  # noqa: S105 (a check id, not a password)
+E011_SESSIONS_IN_LOCAL_CACHE = "wagtail_company_mfa.E011"
+E012_NO_ENCRYPTION_KEY_DEPLOY = "wagtail_company_mfa.E012"
+W002_CACHED_DB_SESSIONS_IN_LOCAL_CACHE = "wagtail_company_mfa.W002"
+W003_LOCAL_CACHE = "wagtail_company_mfa.W003"
+W004_SQLITE_DEFERRED = "wagtail_company_mfa.W004"
 
 
 def _middleware_index(middleware: list[str], target: str) -> int | None:
@@ -192,9 +197,15 @@ check_sessions.tags = (Tags.security,)
 
 
 def check_encryption_keys(app_configs=None, **kwargs):
+    from django.core.exceptions import ImproperlyConfigured
+
     from .conf import mfa_settings
 
-    if mfa_settings.ENCRYPTION_KEYS or settings.DEBUG:
+    try:
+        keys = mfa_settings.ENCRYPTION_KEYS
+    except ImproperlyConfigured:
+        return []  # check_settings reports it (E007)
+    if keys or settings.DEBUG:
         return []
     return [
         Warning(
@@ -402,6 +413,178 @@ def check_rest_token_views(app_configs=None, **kwargs):
 check_rest_token_views.tags = (Tags.security,)
 
 
+def check_encryption_keys_deploy(app_configs=None, **kwargs):
+    """
+    ``check --deploy``: no keys outside ``DEBUG`` is an error there, not a warning. The documented settings
+    line leaves the list empty where the environment variable is missing, so that ``manage.py`` still runs in
+    a shell without it; on a production server the same empty list would quietly encrypt new secrets with
+    the ``SECRET_KEY`` fallback, which the other servers cannot read (SEC-43).
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .conf import mfa_settings
+
+    try:
+        keys = mfa_settings.ENCRYPTION_KEYS
+    except ImproperlyConfigured:
+        return []  # check_settings reports it (E007)
+    if keys or settings.DEBUG:
+        return []
+    return [
+        Error(
+            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS is empty on a deployment (DEBUG is off): TOTP secrets would "
+            "be encrypted with a key derived from SECRET_KEY, which app servers with the keys set cannot "
+            "read, and rotating SECRET_KEY would lock every enrolled user out.",
+            hint="Set the environment variable the setting reads (the same key list on every app server) "
+            "before deploying; see 'Encryption keys' in the installation guide.",
+            id=E012_NO_ENCRYPTION_KEY_DEPLOY,
+        )
+    ]
+
+
+check_encryption_keys_deploy.tags = (Tags.security,)
+
+
+# Caches and sessions shared by several worker processes ----------------------------------------------------
+
+
+def _cache_kind(alias: str) -> str | None:
+    """``"dummy"`` or ``"local"`` (one process only) for the cache ``alias``, else ``None``."""
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    config = (getattr(settings, "CACHES", None) or {}).get(alias)
+    if not isinstance(config, dict):
+        return None  # Django's own checks report a missing cache
+    try:
+        backend = import_string(config.get("BACKEND", ""))
+    except ImportError:
+        return None
+    if isinstance(backend, type) and issubclass(backend, DummyCache):
+        return "dummy"
+    if isinstance(backend, type) and issubclass(backend, LocMemCache):
+        return "local"
+    return None
+
+
+def _session_engine_kind() -> str | None:
+    """``"cache"`` or ``"cached_db"`` for the session engine (or a subclass of either), else ``None``."""
+    from importlib import import_module
+
+    from django.contrib.sessions.backends import cache as cache_sessions
+    from django.contrib.sessions.backends import cached_db
+
+    try:
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+    except (ImportError, AttributeError):
+        return None
+    if isinstance(store, type) and issubclass(store, cached_db.SessionStore):
+        return "cached_db"
+    if isinstance(store, type) and issubclass(store, cache_sessions.SessionStore):
+        return "cache"
+    return None
+
+
+def check_session_cache(app_configs=None, **kwargs):
+    engine = _session_engine_kind()
+    if engine is None:
+        return []
+    alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
+    kind = _cache_kind(alias)
+    if engine == "cache" and (kind == "dummy" or (kind == "local" and not settings.DEBUG)):
+        where = (
+            "a dummy cache, which keeps nothing"
+            if kind == "dummy"
+            else "a local-memory cache, which each worker process has to itself"
+        )
+        return [
+            Error(
+                f"Sessions are stored only in the cache '{alias}', {where}: a sign-in made on one worker is "
+                "unknown to the others, so users are sent back to the sign-in page at random and a "
+                "sign-out or reset cannot reach the other workers.",
+                hint=f"Point CACHES['{alias}'] (SESSION_CACHE_ALIAS) at a shared cache (Redis, Memcached, "
+                "the database cache), or use SESSION_ENGINE = 'django.contrib.sessions.backends.db'.",
+                id=E011_SESSIONS_IN_LOCAL_CACHE,
+            )
+        ]
+    if engine == "cached_db" and kind == "local" and not settings.DEBUG:
+        return [
+            Warning(
+                f"Sessions are cached in '{alias}', a local-memory cache each worker process has to itself. "
+                "The database stays authoritative for a session a worker has not cached, so sign-ins work, "
+                "but a worker that cached a session keeps serving its copy until it expires: a session "
+                "ended on another worker (sign-out, 'sign out other sessions', an administrator's reset) "
+                "can go on there, and changes made on another worker are missed. MFA itself still holds: "
+                "django-otp reloads the device from the database on every request.",
+                hint=f"Point CACHES['{alias}'] (SESSION_CACHE_ALIAS) at a shared cache (Redis, Memcached, "
+                "the database cache), or use SESSION_ENGINE = 'django.contrib.sessions.backends.db'.",
+                id=W002_CACHED_DB_SESSIONS_IN_LOCAL_CACHE,
+            )
+        ]
+    return []
+
+
+check_session_cache.tags = (Tags.security,)
+
+
+def check_package_cache(app_configs=None, **kwargs):
+    """
+    What this package keeps in Django's default cache: only whether to show the Companies menu item
+    (``permissions.shows_companies_menu``). No MFA decision reads the cache, so this is a warning about that
+    menu item, nothing more.
+    """
+    from .permissions import MENU_CACHE_TIMEOUT
+
+    if settings.DEBUG or _cache_kind("default") != "local":
+        return []
+    return [
+        Warning(
+            "The default cache is a local-memory cache, which each worker process has to itself. "
+            "wagtail-company-mfa keeps only one thing there: whether to show someone the Companies menu "
+            "item. With several workers, that item can appear or disappear up to "
+            f"{MENU_CACHE_TIMEOUT // 60} minutes late on other workers after a person becomes or stops being "
+            "a company administrator. No MFA decision uses the cache, and every company page checks the "
+            "database again.",
+            hint="Use a shared cache (Redis, Memcached, the database cache) for CACHES['default'], or add "
+            f"'{W003_LOCAL_CACHE}' to SILENCED_SYSTEM_CHECKS if the site runs a single process.",
+            id=W003_LOCAL_CACHE,
+        )
+    ]
+
+
+check_package_cache.tags = (Tags.security,)
+
+
+# SQLite ----------------------------------------------------------------------------------------------------
+
+
+def check_sqlite_transaction_mode(app_configs=None, **kwargs):
+    """SEC-50: on SQLite, writers must take the write lock when their transaction begins."""
+    if settings.DEBUG:
+        return []
+    messages = []
+    for alias, config in (getattr(settings, "DATABASES", None) or {}).items():
+        if not isinstance(config, dict) or "sqlite" not in str(config.get("ENGINE", "")):
+            continue
+        mode = (config.get("OPTIONS") or {}).get("transaction_mode")
+        if str(mode or "").upper() == "IMMEDIATE":
+            continue
+        messages.append(
+            Warning(
+                f"The SQLite database '{alias}' starts transactions in DEFERRED mode. When two requests "
+                "check a code at the same moment, one of them fails with 'database is locked' instead of "
+                "waiting its turn; the package then refuses that attempt ('try again in a moment') rather "
+                "than check a code it could not count, so people see spurious refusals.",
+                hint=f'Add "OPTIONS": {{"transaction_mode": "IMMEDIATE"}} to DATABASES[\'{alias}\'].',
+                id=W004_SQLITE_DEFERRED,
+            )
+        )
+    return messages
+
+
+check_sqlite_transaction_mode.tags = (Tags.security,)
+
+
 ALL_CHECKS = (
     check_middleware,
     check_installed_apps,
@@ -411,4 +594,10 @@ ALL_CHECKS = (
     check_encryption_keys,
     check_rest_basic_authentication,
     check_rest_token_views,
+    check_session_cache,
+    check_package_cache,
+    check_sqlite_transaction_mode,
 )
+
+#: Checks that only ``manage.py check --deploy`` runs.
+DEPLOY_CHECKS = (check_encryption_keys_deploy,)

@@ -15,6 +15,7 @@ Use it as::
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -108,11 +109,26 @@ class MFASettings:
         Fernet keys that encrypt TOTP secrets at rest, newest first (SEC-43). Generate one with
         ``python -c "from wagtail_company_mfa.crypto import generate_key; print(generate_key())"``.
         Default: none, in which case a key is derived from ``SECRET_KEY`` and check ``W001`` warns outside
-        ``DEBUG``.
+        ``DEBUG`` (``E012`` under ``check --deploy``). An entry that is not a Fernet key is reported by check
+        ``E007``, by its position only.
         """
         keys = self._get("ENCRYPTION_KEYS", None) or []
         if isinstance(keys, (str, bytes)):
             keys = [keys]
+        if not isinstance(keys, (list, tuple)):
+            # A set has no "newest first", and a dict or a generator is a mistake, not a key list.
+            raise ImproperlyConfigured(
+                f"{PREFIX}ENCRYPTION_KEYS must be a list of Fernet keys, newest first, not a "
+                f"{type(keys).__name__}."
+            )
+        for position, key in enumerate(keys, start=1):
+            problem = fernet_key_problem(key)
+            if problem:
+                # The position and what is wrong with the entry, never the entry itself: this message ends
+                # up in `manage.py check` output, logs and error pages (SEC-44).
+                raise ImproperlyConfigured(
+                    f"Entry {position} of {PREFIX}ENCRYPTION_KEYS is not a Fernet key: {problem}."
+                )
         return list(keys)
 
     @property
@@ -193,6 +209,27 @@ class MFASettings:
         ``100``. ``0`` leaves them all to the command.
         """
         return max(0, int(self._get("POLICY_NOTICE_SEND_LIMIT", 100)))
+
+
+def fernet_key_problem(key: Any) -> str:
+    """
+    What makes ``key`` unusable as a Fernet key, in words that reveal nothing of it, or ``""`` if it is one.
+    """
+    import binascii
+
+    if not isinstance(key, (str, bytes)):
+        return f"it is of type {type(key).__name__}, not a string"
+    if not key.strip():
+        return "it is empty"
+    if isinstance(key, str) and "," in key:
+        return "it contains a comma (split a comma-separated environment variable into a list)"
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except (binascii.Error, ValueError):
+        return "it is not URL-safe base64 (a Fernet key is 44 characters ending in '=')"
+    if len(raw) != 32:
+        return f"it decodes to {len(raw)} bytes instead of 32 (a Fernet key is 44 characters ending in '=')"
+    return ""
 
 
 mfa_settings = MFASettings()

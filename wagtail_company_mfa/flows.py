@@ -7,19 +7,23 @@ all go through here, so they behave the same.
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass, field
 
 import django_otp
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, transaction
 from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from wagtail.log_actions import log
 
-from . import recovery_codes, session, signals, totp
+from . import crypto, recovery_codes, session, signals, totp
 from .conf import mfa_settings
-from .models import AuthenticatorDevice, MFAEnrollment, RecoveryCode, RecoveryCodeDevice
+from .models import AuthenticatorDevice, MFAEnrollment, RecoveryCode, RecoveryCodeDevice, last_verify_outcome
+
+logger = logging.getLogger(__name__)
 
 #: Audit-log action names (registered in ``wagtail_hooks.py``).
 ACTION_ENROLLED = "wagtail_company_mfa.enrolled"
@@ -31,6 +35,8 @@ ACTION_RECOVERY_USED = "wagtail_company_mfa.recovery_code_used"
 ACTION_RECOVERY_REGENERATED = "wagtail_company_mfa.recovery_codes_regenerated"
 ACTION_DISABLED = "wagtail_company_mfa.disabled"
 ACTION_RESET = "wagtail_company_mfa.reset"
+#: A stored authenticator secret that no configured key decrypts (different key lists on the app servers).
+ACTION_SECRET_UNREADABLE = "wagtail_company_mfa.secret_unreadable"  # noqa: S105 (an action name)
 
 
 def client_details(request) -> dict:
@@ -90,6 +96,44 @@ class Attempt:
     refused: bool = False
     #: For a recovery code: the replacement codes to show once.
     new_codes: list[str] = field(default_factory=list)
+    #: True when a database error stopped the attempt: the user is told to try again in a moment, and the
+    #: outcome of any comparison was never revealed (SEC-06, SEC-10).
+    busy: bool = False
+
+
+class AuthenticatorUnavailable(Exception):
+    """
+    The user's authenticator secret cannot be decrypted on this server: no code was checked or counted, the
+    session stays unverified (SEC-46). Logged and audited by :func:`_attempt`; views show a page saying so.
+    """
+
+    def __init__(self, device, cause: str):
+        self.device = device
+        self.cause = cause
+        super().__init__(f"Authenticator #{device.pk} cannot be checked: {cause}")
+
+
+def _secret_unreadable(request, device, exc: Exception) -> AuthenticatorUnavailable:
+    if isinstance(exc, crypto.InvalidToken):
+        cause = "no key in WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS decrypts its secret (InvalidToken)"
+        code = "invalid_token"
+    else:
+        # The configuration message names the setting and the entry's position, never a key (SEC-44).
+        cause = f"the encryption keys are not usable: {exc}"
+        code = "improperly_configured"
+    # No traceback: the cause is the configuration, not the code, and the operator needs one clear line.
+    logger.error(
+        "Authenticator #%s of user #%s cannot be checked: %s. Every app server must have the same "
+        "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS.",
+        device.pk,
+        device.user_id,
+        cause,
+    )
+    try:
+        _audit(request.user, ACTION_SECRET_UNREADABLE, request=request, device_id=device.pk, cause=code)
+    except DatabaseError:
+        logger.error("The audit entry for authenticator #%s could not be written.", device.pk)
+    return AuthenticatorUnavailable(device, cause)
 
 
 def locked_until_for(device) -> datetime.datetime | None:
@@ -115,9 +159,42 @@ def _attempt(request, device, token) -> Attempt:
     if locked_until is not None:
         # SEC-12: while throttled even the right code is refused, and the attempt is not counted again.
         return Attempt(ok=False, device=device, locked_until=locked_until, refused=True)
-    verified = django_otp.verify_token(user, device.persistent_id, token)
+    last_verify_outcome.set("")
+    try:
+        verified = django_otp.verify_token(user, device.persistent_id, token)
+    except (crypto.InvalidToken, ImproperlyConfigured) as exc:
+        # Raised before any comparison, and the transaction rolled back: nothing checked, nothing counted.
+        raise _secret_unreadable(request, device, exc) from None
+    except DatabaseError as exc:
+        # SEC-06, SEC-10: the device counts a failure before it compares the code, in the same transaction.
+        # Whatever failed ("database is locked" on SQLite, a lost connection), that transaction is rolled
+        # back and the user is only told to try again, the same whether the code was right or wrong: no
+        # comparison's outcome is ever revealed without being counted.
+        logger.warning(
+            "A database error stopped a code check for user #%s; the attempt was refused: %s", user.pk, exc
+        )
+        return Attempt(ok=False, device=device, refused=True, busy=True)
     if verified is not None:
         return Attempt(ok=True, device=verified)
+    if last_verify_outcome.get() == "refused":
+        # Another attempt got the row lock first and its failure throttles this one: not compared, not
+        # counted, so the user must not be told the code was wrong (it may have been right).
+        device.refresh_from_db()
+        return Attempt(ok=False, device=device, locked_until=locked_until_for(device), refused=True)
+    try:
+        # In a savepoint of its own, so that a failure here cannot take the counted failure with it when a
+        # caller's transaction surrounds this one (recovery codes).
+        with transaction.atomic():
+            return _after_failure(request, device, token)
+    except DatabaseError as exc:
+        # The failure is counted already; only the bookkeeping below (audit, signal) is missing.
+        logger.warning("Recording a wrong code of user #%s failed: %s", user.pk, exc)
+        return Attempt(ok=False, device=device)
+
+
+def _after_failure(request, device, token) -> Attempt:
+    """A wrong (or replayed) code, counted by the device: audit it, and say whether the user must wait."""
+    user = request.user
     device.refresh_from_db()
     if isinstance(device, AuthenticatorDevice) and totp.matching_step(device.bin_key, token) is not None:
         # A code that is valid right now but whose time step was already spent: a replay (SEC-05, SEC-45).
@@ -178,10 +255,15 @@ def use_recovery_code(request, token) -> Attempt:
     device = RecoveryCodeDevice.objects.filter(user_id=user.pk).first()
     if device is None:
         return Attempt(ok=False)
-    with transaction.atomic():
-        attempt = _attempt(request, device, token)
-        if attempt.ok:
-            attempt.new_codes = _add_codes(attempt.device, 1)
+    try:
+        with transaction.atomic():
+            attempt = _attempt(request, device, token)
+            if attempt.ok:
+                attempt.new_codes = _add_codes(attempt.device, 1)
+    except DatabaseError as exc:
+        # As in _attempt: rolled back as a whole (the code stays unspent), and only "try again" is said.
+        logger.warning("A database error stopped a recovery code for user #%s: %s", user.pk, exc)
+        return Attempt(ok=False, device=device, refused=True, busy=True)
     if attempt.ok:
         complete_verification(request, attempt.device)
         session.set_unsaved_codes(request.session, user, attempt.new_codes, reason="used")

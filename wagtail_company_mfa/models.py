@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import functools
 import logging
@@ -268,6 +269,14 @@ class CompanyMembership(models.Model):
         return self.role == self.Role.ADMIN
 
 
+#: What the latest ``verify_token`` of a device in this context did: ``"checked"`` (the code was compared,
+#: and counted) or ``"refused"`` (throttled under the row lock, so not compared). django-otp's
+#: ``verify_token`` returns only the device or ``None``; this lets the caller tell the user which it was.
+last_verify_outcome: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "wagtail_company_mfa_last_verify_outcome", default=""
+)
+
+
 class AtomicThrottlingMixin(ThrottlingMixin):
     """
     django-otp's growing delay after wrong codes, with the package's factor, counted by one atomic ``UPDATE``
@@ -276,6 +285,11 @@ class AtomicThrottlingMixin(ThrottlingMixin):
 
     class Meta:
         abstract = True
+
+    def verify_is_allowed(self):
+        allowed, info = super().verify_is_allowed()
+        last_verify_outcome.set("checked" if allowed else "refused")
+        return allowed, info
 
     def get_throttle_factor(self) -> int:
         return mfa_settings.THROTTLE_FACTOR
@@ -343,13 +357,18 @@ class AuthenticatorDevice(TimestampMixin, AtomicThrottlingMixin, Device):
         allowed, _info = self.verify_is_allowed()
         if not allowed:
             return False
-        step = totp.matching_step(self.bin_key, token, after=self.last_t)
+        # A secret that cannot be decrypted stops the attempt here, before anything is counted or compared.
+        key = self.bin_key
+        # Count first (SEC-06, SEC-10): the failure is recorded before the code is compared, in the same
+        # transaction, and a right code clears it again below. If the database refuses the write ("database
+        # is locked" on SQLite), no code has been compared yet; if anything fails later, the transaction
+        # rolls back and the caller answers "try again" whatever the code was. Either way, no verdict on a
+        # code ever reaches the user without being counted.
+        self.throttle_increment()
+        step = totp.matching_step(key, token, after=self.last_t)
         # A conditional UPDATE decides: of two requests presenting the same code, one changes the row and
         # the other finds the step already spent (SEC-05, SEC-06), on SQLite as on PostgreSQL.
-        if step is not None and self._consume_step(step):
-            return True
-        self.throttle_increment()
-        return False
+        return step is not None and self._consume_step(step)
 
     def _consume_step(self, step: int) -> bool:
         now = timezone.now()
@@ -415,6 +434,8 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
         allowed, _info = self.verify_is_allowed()
         if not allowed:
             return False
+        # Count first, as for the authenticator (SEC-06, SEC-10); a right code clears the count below.
+        self.throttle_increment()
         code = recovery_codes.normalize(token)
         if code is not None:
             for candidate in self.codes.filter(used_at__isnull=True):
@@ -429,7 +450,6 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
                         ]
                     )
                     return True
-        self.throttle_increment()
         return False
 
     @property

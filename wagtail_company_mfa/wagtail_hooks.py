@@ -38,6 +38,11 @@ def register_log_actions(actions):
     actions.register_action(
         flows.ACTION_DISABLED, _("Turn off MFA"), _("Turned off two-factor authentication")
     )
+    actions.register_action(
+        flows.ACTION_SECRET_UNREADABLE,
+        _("MFA secret unreadable"),
+        _("The authenticator app could not be checked: no configured key decrypts its secret"),
+    )
     # flows.ACTION_RESET has a formatter that names the company: see register_company_log_actions below.
 
 

@@ -85,6 +85,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0),
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # wagtail-company-mfa (SEC-50, check W004): writers take the lock when their transaction begins, so
+    # simultaneous code checks wait their turn instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 
 # One process (runserver), so the local-memory cache is enough here. A real site with several workers
 # needs a shared cache (Redis, Memcached, the database cache).

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,9 +22,9 @@ from django.views.generic import FormView
 from .. import flows, session, totp
 from ..conf import mfa_settings
 from ..forms import CodeForm, PasswordForm
-from .base import mfa_view, safe_next_url, with_next
+from .base import UnavailableAuthenticatorMixin, authenticator_unavailable, mfa_view, safe_next_url, with_next
 from .enroll_email import needs_email_confirmation
-from .login import retry_message, wrong_code_message
+from .login import busy_message, retry_message, wrong_code_message
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ MAX_REAUTH_FAILURES = 5
 
 
 @mfa_view
-class ReauthView(FormView):
+class ReauthView(UnavailableAuthenticatorMixin, FormView):
     """
     "Enter your password" (SEC-25): asked before enrolling or changing MFA unless the password was entered
     in the last ``REAUTH_TIMEOUT`` seconds. An enrolled user also gives a current code.
@@ -71,7 +72,9 @@ class ReauthView(FormView):
         if code_form is not None:
             attempt = flows.verify_authenticator(request, code_form.cleaned_data["code"])
             if not attempt.ok:
-                if not attempt.refused:
+                if attempt.busy:
+                    code_form.add_error("code", busy_message())
+                elif not attempt.refused:
                     code_form.add_error("code", wrong_code_message())
                 if attempt.locked_until:
                     code_form.add_error("code", retry_message(attempt.locked_until))
@@ -110,16 +113,39 @@ class EnrollView(FormView):
             return redirect(f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}")
         if not self.replacing and needs_email_confirmation(request):
             return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
-        self.key = session.get_pending_key(request.session, user)
-        if self.key is None:
-            if session.PENDING_SETUP in request.session and request.method == "POST":
-                messages.warning(request, _("Your setup key expired. Scan the new QR code and try again."))
-            self.key = totp.generate_key()
-            session.set_pending_key(request.session, user, self.key)
-            request.session.pop(SETUP_FAILURES, None)
-            if request.method == "POST":
-                return redirect(with_next(request, reverse("wagtail_company_mfa:enroll")))
+        try:
+            self.key, problem = session.read_pending_key(request.session, user)
+            if self.key is None:
+                self._restart_message(problem)
+                self.key = totp.generate_key()
+                session.set_pending_key(request.session, user, self.key)
+                request.session.pop(SETUP_FAILURES, None)
+                if request.method == "POST":
+                    return redirect(with_next(request, reverse("wagtail_company_mfa:enroll")))
+        except ImproperlyConfigured as exc:
+            # The key list itself is unusable (check E007 names the entry): nothing can be encrypted.
+            logger.error("Setting up an authenticator app for user #%s is impossible: %s", user.pk, exc)
+            return authenticator_unavailable(request)
         return super().dispatch(request, *args, **kwargs)
+
+    def _restart_message(self, problem: str) -> None:
+        request = self.request
+        if problem == session.PENDING_UNREADABLE:
+            # Shown on a reload too: the user may have scanned the old QR code already.
+            logger.warning(
+                "The setup key in the session of user #%s cannot be decrypted with the configured encryption "
+                "keys (they changed, or differ between app servers); setup starts again.",
+                request.user.pk,
+            )
+            messages.warning(
+                request,
+                _(
+                    "Your setup could not be continued, so it has started again with a new key. If you "
+                    "already scanned a QR code, remove that entry from your app, then scan the new one."
+                ),
+            )
+        elif session.PENDING_SETUP in request.session and request.method == "POST":
+            messages.warning(request, _("Your setup key expired. Scan the new QR code and try again."))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -33,7 +33,7 @@ def email_address(user) -> str:
 
 
 def masked(address: str) -> str:
-    """``a•••@example.com``: enough for the owner to recognise, little for someone who has only the password."""
+    """``a•••@example.com``: enough for the owner to recognise, little for a password thief."""
     local, _at, domain = address.partition("@")
     return f"{local[:1]}•••@{domain}" if domain else "•••"
 

@@ -20,11 +20,15 @@ from .. import flows, recovery_codes, session
 from ..forms import CodeForm, RecoveryCodeForm, SavedCodesForm
 from ..models import RecoveryCodeDevice
 from ..policy import requirement_for
-from .base import mfa_view, safe_next_url, with_next
+from .base import UnavailableAuthenticatorMixin, mfa_view, safe_next_url, with_next
 
 
 def wrong_code_message() -> str:
     return _("That code didn't work. Check your authenticator app and try again.")
+
+
+def busy_message() -> str:
+    return _("Your code couldn't be checked just now, and it was not counted. Try again in a moment.")
 
 
 def retry_message(locked_until) -> str:
@@ -62,7 +66,10 @@ class PendingView(View):
         return context
 
     def attempt_failed(self, form, attempt, wrong_message):
-        """Explain a failed attempt: wrong (and maybe now throttled), or refused while throttled."""
+        """Explain a failed attempt: wrong (and maybe now throttled), or refused while throttled or busy."""
+        if attempt.busy:
+            form.add_error(None, busy_message())
+            return self.form_invalid(form)
         if not attempt.refused:
             form.add_error(None, wrong_message)
         if attempt.locked_until:
@@ -71,7 +78,7 @@ class PendingView(View):
 
 
 @mfa_view
-class VerifyView(PendingView, FormView):
+class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
     """ "Verify your identity": the 6-digit code after the password step."""
 
     template_name = "wagtail_company_mfa/verify.html"

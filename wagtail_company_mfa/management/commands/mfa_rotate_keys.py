@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from wagtail_company_mfa import crypto
@@ -12,6 +13,10 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
+        try:
+            crypto.rotate(crypto.encrypt(b"-"))  # the key list is usable at all (check E007 says why not)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         rotated = failed = 0
         for pk in AuthenticatorDevice.objects.values_list("pk", flat=True).iterator():
             with transaction.atomic():
@@ -21,14 +26,19 @@ class Command(BaseCommand):
                 try:
                     device.encrypted_key = crypto.rotate(device.encrypted_key)
                 except crypto.InvalidToken:
+                    # Reported and skipped: one unreadable secret must not keep the others on the old key.
                     failed += 1
-                    self.stderr.write(f"Authenticator #{pk} cannot be decrypted with any configured key.")
+                    self.stderr.write(
+                        f"Authenticator #{pk} (user #{device.user_id}) cannot be decrypted with any "
+                        "configured key; left as it is."
+                    )
                     continue
                 device.save(update_fields=["encrypted_key"])
                 rotated += 1
         self.stdout.write(f"Re-encrypted {rotated} authenticator secret(s).")
         if failed:
-            self.stderr.write(
+            # A non-zero exit, so a deployment script stops before the old key is removed.
+            raise CommandError(
                 f"{failed} secret(s) could not be decrypted: put the key they were encrypted with back into "
-                "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS and run this again."
+                "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS and run this again. Do not remove any key yet."
             )
