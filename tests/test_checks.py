@@ -132,6 +132,8 @@ def test_throttling_cannot_be_switched_off(settings, factor):  # SEC-10
         ("ENFORCE", "everywhere"),
         ("ENCRYPTION_KEYS", 42),
         ("RECOVERY_CODES_COUNT", "many"),
+        ("REQUIRE_SUPERUSERS", "sometimes"),
+        ("REQUIRE_SUPERUSERS", 1),
     ],
 )
 def test_every_unusable_setting_is_reported(settings, name, value):

@@ -417,3 +417,29 @@ def test_404_page_shows_a_verified_user_as_themself(verified_client, enrolled_us
     response = verified_client.get("/robots.txt")
     assert response.status_code == 404
     assert f"Signed in as {enrolled_user.get_username()}".encode() in response.content
+
+
+# The most powerful account is not the least protected (SEC-40) ----------------------------------------------
+
+
+def test_superuser_in_no_company_must_enroll_at_login_when_a_company_requires(client, company_required):
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/company-mfa/required/")
+    page = client.get(response.url)
+    assert "as soon as any company requires it" in page.content.decode()
+
+
+def test_superuser_in_no_company_signs_in_with_a_password_when_no_company_requires(client, company_off):
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_superuser_setting_off_keeps_the_old_behaviour(client, company_required, settings):
+    settings.WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = False
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    assert client.get("/admin/").status_code == 200
