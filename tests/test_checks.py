@@ -143,7 +143,7 @@ def test_every_unusable_setting_is_reported(settings, name, value):
     assert name in messages[0].hint
 
 
-# The gate's place in MIDDLEWARE: it must wrap request.user before anything reads it (SEC-28) -----------------
+# The gate's place in MIDDLEWARE: it must wrap request.user before anything reads it (SEC-28) ------------
 
 MESSAGES = "django.contrib.messages.middleware.MessageMiddleware"
 LOCALE = "django.middleware.locale.LocaleMiddleware"

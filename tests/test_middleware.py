@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_user, password_login
-from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory
 
 from wagtail_company_mfa import middleware as mfa_middleware
@@ -332,17 +331,23 @@ def test_gate_not_skipped_for_a_login_required_view_under_media_url(pending_clie
     assert b"protected file" not in response.content
 
 
-def test_media_files_are_allowed_by_their_view(pending_client, settings, tmp_path):  # SEC-28
-    (tmp_path / "logo.txt").write_text("a public file")
-    settings.MEDIA_ROOT = str(tmp_path)
-    from django.urls import resolve
+@pytest.fixture
+def media_file(settings):
+    """A file in MEDIA_ROOT, served by Django's ``serve`` view at /media/files/ in the test URLconf."""
+    import pathlib
 
-    match = resolve("/media/files/logo.txt")
-    match.kwargs["document_root"] = str(tmp_path)  # the URLconf read MEDIA_ROOT at import
-    response = pending_client.get("/media/files/logo.txt")
-    assert response.status_code in (200, 404)
-    # Allowed by the resolved view (Django's file server): whoever reads the user afterwards gets the session's
-    # real user, and the gate spends no query on it.
+    path = pathlib.Path(settings.MEDIA_ROOT) / "gate-test-logo.txt"
+    path.write_text("a public file")
+    yield "/media/files/gate-test-logo.txt"
+    path.unlink()
+
+
+def test_media_files_are_allowed_by_their_view(pending_client, media_file):  # SEC-28
+    response = pending_client.get(media_file)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"a public file"
+    # Allowed by the resolved view (Django's file server): whoever reads the user afterwards gets the
+    # session's real user.
     assert response.wsgi_request.user.is_authenticated
 
 
@@ -380,7 +385,8 @@ def test_admin_only_enforcement_gates_an_i18n_prefixed_admin(i18n_client):  # SE
     for url in ADMIN_URLS_IN_EVERY_LANGUAGE:
         response = i18n_client.get(url)
         assert response.status_code == 302, url
-        assert "/admin/company-mfa/" in response.url and "next=" in response.url, (url, response.url)
+        assert "/admin/company-mfa/" in response.url, (url, response.url)
+        assert "next=" in response.url, (url, response.url)
 
 
 def test_admin_only_enforcement_leaves_the_i18n_public_site(i18n_client):

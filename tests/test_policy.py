@@ -396,7 +396,9 @@ def governed_world(db):
     """Acme requires MFA since 2027-02-22, Bluebird from 2027-03-31, Cedar not at all."""
     return {
         "acme": make_company("Acme Builders", require_mfa=True, enforcement_date=dt.date(2027, 2, 22)),
-        "bluebird": make_company("Bluebird Contracting", require_mfa=True, enforcement_date=dt.date(2027, 3, 31)),
+        "bluebird": make_company(
+            "Bluebird Contracting", require_mfa=True, enforcement_date=dt.date(2027, 3, 31)
+        ),
         "cedar": make_company("Cedar Homes", require_mfa=False),
     }
 
@@ -432,7 +434,9 @@ def test_manage_all_companies_holder_is_required_when_any_company_requires(
     assert requirement.governs_all is True
 
 
-def test_ordinary_user_is_not_governed_by_companies_they_are_not_in(governed_world, django_assert_num_queries):
+def test_ordinary_user_is_not_governed_by_companies_they_are_not_in(
+    governed_world, django_assert_num_queries
+):
     editor = make_user("editor")
     join(editor, governed_world["cedar"])
     with django_assert_num_queries(1):

@@ -134,8 +134,9 @@ def _gate_position_errors(middleware: list[str], ours: int, otp: int) -> list[Er
     if between:
         errors.append(
             Error(
-                "Middleware between OTPMiddleware and CompanyMFAMiddleware may read request.user before the "
-                f"MFA gate wraps it, and see the real user of a half-signed-in session: {', '.join(between)}.",
+                "Middleware between OTPMiddleware and CompanyMFAMiddleware may read request.user before "
+                "the MFA gate wraps it, and see the real user of a half-signed-in session: "
+                f"{', '.join(between)}.",
                 hint=f"Move '{MIDDLEWARE_PATH}' up, right after '{OTP_MIDDLEWARE_PATH}'. If you are sure "
                 "that middleware never reads the user, silence this check in SILENCED_SYSTEM_CHECKS.",
                 id=E009_MIDDLEWARE_BETWEEN,

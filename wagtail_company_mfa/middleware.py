@@ -25,14 +25,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.staticfiles import views as staticfiles_views
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.contrib.staticfiles import views as staticfiles_views
 from django.http import JsonResponse
 from django.shortcuts import redirect, resolve_url
-from django.urls import NoReverseMatch, Resolver404, URLResolver, get_resolver, get_script_prefix, get_urlconf
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    URLResolver,
+    get_resolver,
+    get_script_prefix,
+    get_urlconf,
+    reverse,
+)
 from django.urls import resolve as resolve_path
-from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy
