@@ -36,12 +36,14 @@ INSTALLED_APPS = [
     "django_otp",
     "wagtail.users",
     "wagtail.documents",
+    "wagtail.api.v2",
     "wagtail.images",
+    "wagtail.snippets",
     "wagtail.admin",
     "wagtail",
     "modelcluster",
     "taggit",
-    # Django REST framework, which Wagtail depends on, for the API tests (SEC-48, SEC-49).
+    # Django REST framework, which Wagtail depends on, for Wagtail's API v2 and the API tests (SEC-48, SEC-49).
     "rest_framework",
     "rest_framework.authtoken",
     "django.contrib.admin",

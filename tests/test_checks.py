@@ -137,6 +137,8 @@ def test_throttling_cannot_be_switched_off(settings, factor):  # SEC-10
         ("ENFORCE", "everywhere"),
         ("ENCRYPTION_KEYS", 42),
         ("RECOVERY_CODES_COUNT", "many"),
+        ("REQUIRE_SUPERUSERS", "sometimes"),
+        ("REQUIRE_SUPERUSERS", 1),
     ],
 )
 def test_every_unusable_setting_is_reported(settings, name, value):
@@ -144,3 +146,42 @@ def test_every_unusable_setting_is_reported(settings, name, value):
     messages = mfa_checks.check_settings()
     assert ids(messages) == ["wagtail_company_mfa.E007"]
     assert name in messages[0].hint
+
+
+# The gate's place in MIDDLEWARE: it must wrap request.user before anything reads it (SEC-28) ------------
+
+MESSAGES = "django.contrib.messages.middleware.MessageMiddleware"
+LOCALE = "django.middleware.locale.LocaleMiddleware"
+REDIRECTS = "wagtail.contrib.redirects.middleware.RedirectMiddleware"
+
+
+def test_middleware_after_message_middleware_is_refused(settings):  # SEC-28
+    settings.MIDDLEWARE = [SESSION, AUTH, OTP, MESSAGES, OURS]
+    messages = mfa_checks.check_middleware()
+    assert ids(messages) == ["wagtail_company_mfa.E003"]
+    assert "MessageMiddleware" in messages[0].msg
+    assert MESSAGES in messages[0].hint
+
+
+def test_message_middleware_before_otp_is_refused_too(settings):
+    settings.MIDDLEWARE = [SESSION, MESSAGES, AUTH, OTP, OURS]
+    assert ids(mfa_checks.check_middleware()) == ["wagtail_company_mfa.E003"]
+
+
+def test_middleware_that_may_read_the_user_between_otp_and_ours_is_refused(settings):  # SEC-28
+    settings.MIDDLEWARE = [SESSION, AUTH, OTP, "testapp.middleware.UserHeaderMiddleware", OURS, MESSAGES]
+    messages = mfa_checks.check_middleware()
+    assert ids(messages) == ["wagtail_company_mfa.E013"]
+    assert "testapp.middleware.UserHeaderMiddleware" in messages[0].msg
+    assert "right after" in messages[0].hint
+
+
+@pytest.mark.parametrize("between", [[LOCALE], [REDIRECTS], [LOCALE, REDIRECTS]])
+def test_middleware_known_to_leave_the_user_alone_may_sit_between(settings, between):
+    settings.MIDDLEWARE = [SESSION, AUTH, OTP, *between, OURS, MESSAGES]
+    assert mfa_checks.check_middleware() == []
+
+
+def test_middleware_that_reads_the_user_after_ours_is_fine(settings):
+    settings.MIDDLEWARE = [SESSION, AUTH, OTP, OURS, MESSAGES, "testapp.middleware.UserHeaderMiddleware"]
+    assert mfa_checks.check_middleware() == []

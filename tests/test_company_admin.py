@@ -214,6 +214,8 @@ class TestPreview:
 
     def page(self, client, company):
         superuser = make_user("boss", superuser=True)
+        # After the date a superuser must use MFA too (they govern every company).
+        superuser.phone, _codes = enroll_user(superuser)
         sign_in(client, superuser)
         return client.get(f"{BASE}/edit/{company.pk}/").content.decode()
 

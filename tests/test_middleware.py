@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_user, password_login
-from django.contrib.auth.models import AnonymousUser
 from django.test import Client, RequestFactory
 
 from wagtail_company_mfa import middleware as mfa_middleware
@@ -142,16 +141,9 @@ def test_private_page_is_served_after_verification(verified_client, private_page
     assert verified_client.get(private_page.url).status_code == 200
 
 
-def test_pages_that_never_look_at_the_user_are_served_as_to_anyone(pending_client, client):
-    # The lazy gate: a public page reads neither request.user nor the session, so it is the same page an
-    # anonymous visitor gets; the password-only session gains nothing by seeing it (SEC-28).
-    response = pending_client.get("/")
-    assert response.status_code == 200
-    assert response.content == Client().get("/").content
-
-
 def test_views_see_an_anonymous_user_while_pending(pending_client):  # SEC-28
     from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.auth.views import redirect_to_login
     from django.contrib.sessions.backends.db import SessionStore
     from django.http import HttpResponse
     from django_otp.middleware import OTPMiddleware
@@ -160,13 +152,11 @@ def test_views_see_an_anonymous_user_while_pending(pending_client):  # SEC-28
 
     def view(request):
         seen["anonymous"] = request.user.is_anonymous
+        if request.user.is_anonymous:
+            return redirect_to_login(request.get_full_path())
         return HttpResponse("members' secrets")
 
-    def call_view(request):
-        gate.process_view(request, view, (), {})
-        return view(request)
-
-    gate = CompanyMFAMiddleware(call_view)
+    gate = CompanyMFAMiddleware(view)
     request = RequestFactory().get("/some/members/view/")
     request.session = SessionStore(pending_client.session.session_key)
     request.resolver_match = None
@@ -230,13 +220,232 @@ def test_an_error_while_deciding_fails_closed(client, enrolled_user, monkeypatch
     assert "treating it as unverified" in caplog.text
 
 
-def test_unresolved_requests_without_user_pass_through():
+def test_requests_without_user_pass_through():
     request = RequestFactory().get("/anything/")
-    request.user = AnonymousUser()
-    request.resolver_match = None
-    assert CompanyMFAMiddleware(lambda r: None).process_view(request, lambda r: None, (), {}) is None
+    response = CompanyMFAMiddleware(lambda r: "the view's answer")(request)
+    assert response == "the view's answer"
+    assert not hasattr(request, "user")
 
 
 def test_verified_session_passes(verified_client):
     for url in ("/admin/", "/admin/pages/", "/admin/account/", "/"):
         assert verified_client.get(url).status_code == 200, url
+
+
+# A half-signed-in visitor sees the public site as an anonymous visitor does (SEC-28) -----------------------
+
+
+def anonymous_get(url: str):
+    return Client().get(url)
+
+
+def test_half_signed_in_visitor_keeps_the_public_home_page(pending_client, enrolled_user):  # SEC-28
+    # The test site's page template reads the user ("Signed in as ...", {% wagtailuserbar %}).
+    response = pending_client.get("/")
+    assert response.status_code == 200
+    assert response.content == anonymous_get("/").content
+    assert b"Signed in as" not in response.content
+    assert b"w-userbar" not in response.content
+    # Made for an anonymous user on a signed-in session: caches key it on the session cookie.
+    assert "Cookie" in response["Vary"]
+
+
+def test_half_signed_in_visitor_keeps_the_public_api(pending_client):  # SEC-28
+    response = pending_client.get("/api/v2/pages/")
+    anonymous = anonymous_get("/api/v2/pages/")
+    assert anonymous.status_code == 200
+    assert response.status_code == 200
+    assert response.json() == anonymous.json()
+    assert response.json()["meta"]["total_count"] >= 1
+
+
+def test_half_signed_in_visitor_is_sent_to_mfa_by_an_authenticated_json_api(pending_client):  # SEC-28
+    response = pending_client.get("/api/account/")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"] in ("mfa_verify_required", "mfa_enroll_required")
+    assert body["location"] == pending_client.mfa_target
+    assert "email" not in body
+
+
+def test_half_signed_in_visitor_is_sent_to_mfa_by_login_required_views(pending_client, private_page):
+    for url in (private_page.url, "/admin/", "/django-admin/", "/django-admin/login/"):
+        response = pending_client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(pending_client.mfa_target), url
+
+
+def test_verified_visitor_sees_their_own_home_page(verified_client, enrolled_user):
+    response = verified_client.get("/")
+    assert response.status_code == 200
+    assert f"Signed in as {enrolled_user.get_username()}".encode() in response.content
+    assert b"w-userbar" in response.content
+
+
+USER_HEADER_MIDDLEWARE = "testapp.middleware.UserHeaderMiddleware"
+
+
+def same_browser(client):
+    """A client with ``client``'s cookies and a middleware chain built from the settings as they are now."""
+    browser = Client()
+    browser.cookies = client.cookies
+    browser.mfa_target = client.mfa_target
+    return browser
+
+
+def test_middleware_after_the_gate_reads_the_gated_user(pending_client, enrolled_user, settings):  # SEC-28
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, USER_HEADER_MIDDLEWARE]
+    pending_client = same_browser(pending_client)
+    assert pending_client.get("/")["X-Seen-User"] == "anonymous"
+    refused = pending_client.get("/admin/pages/")
+    assert refused.status_code == 302
+    assert refused.url.startswith(pending_client.mfa_target)
+    # On the MFA page itself the session is its real user, however early the user is read.
+    mfa_page = pending_client.get(pending_client.mfa_target)
+    assert mfa_page.status_code == 200
+    assert mfa_page["X-Seen-User"] != "anonymous"
+
+
+# The gate is never skipped by path prefix (SEC-28) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["media", "static"])
+def test_gate_not_skipped_for_a_private_page_under_media_or_static_url(pending_client, slug):  # SEC-28
+    from wagtail.models import Page, PageViewRestriction
+
+    home = Page.objects.get(depth=2)
+    page = home.add_child(instance=Page(title="Private files page", slug=slug))
+    PageViewRestriction.objects.create(page=page, restriction_type=PageViewRestriction.LOGIN)
+    assert page.url == f"/{slug}/"
+
+    response = pending_client.get(page.url)
+    assert response.status_code == 302
+    assert response.url.startswith(pending_client.mfa_target)
+    assert b"Private files page" not in response.content
+
+
+def test_gate_not_skipped_for_a_login_required_view_under_media_url(pending_client):  # SEC-28
+    response = pending_client.get("/media/protected/payroll.pdf")
+    assert response.status_code == 302
+    assert response.url.startswith(pending_client.mfa_target)
+    assert b"protected file" not in response.content
+
+
+@pytest.fixture
+def media_file(settings):
+    """A file in MEDIA_ROOT, served by Django's ``serve`` view at /media/files/ in the test URLconf."""
+    import pathlib
+
+    path = pathlib.Path(settings.MEDIA_ROOT) / "gate-test-logo.txt"
+    path.write_text("a public file")
+    yield "/media/files/gate-test-logo.txt"
+    path.unlink()
+
+
+def test_media_files_are_allowed_by_their_view(pending_client, media_file):  # SEC-28
+    response = pending_client.get(media_file)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"a public file"
+    # Allowed by the resolved view (Django's file server): whoever reads the user afterwards gets the
+    # session's real user.
+    assert response.wsgi_request.user.is_authenticated
+
+
+# ENFORCE = "admin" decides "is this the admin?" by resolved view, in every language (SEC-28) --------------
+
+
+@pytest.fixture
+def i18n_client(pending_client, settings):
+    """The pending browser on the test site with i18n_patterns: /en/admin/, /nl/admin/, /en/, /nl/."""
+    settings.ROOT_URLCONF = "urls_i18n"
+    settings.LANGUAGES = [("en", "English"), ("nl", "Nederlands")]
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index("django.contrib.sessions.middleware.SessionMiddleware") + 1, LOCALE)
+    settings.MIDDLEWARE = middleware
+    settings.WAGTAIL_COMPANY_MFA_ENFORCE = "admin"
+    return same_browser(pending_client)
+
+
+LOCALE = "django.middleware.locale.LocaleMiddleware"
+
+#: The admin in both languages, the default language first: the gate must not settle on one language's prefix.
+ADMIN_URLS_IN_EVERY_LANGUAGE = [
+    "/en/admin/pages/",
+    "/nl/admin/",
+    "/nl/admin/pages/",
+    "/nl/admin/company-mfa/companies/",  # a viewset (the Companies admin)
+    "/nl/admin/snippets/",
+    "/nl/admin/api/main/pages/",
+    "/nl/admin/not-a-page/",  # the admin's own 404
+    "/en/admin/",
+]
+
+
+def test_admin_only_enforcement_gates_an_i18n_prefixed_admin(i18n_client):  # SEC-28
+    for url in ADMIN_URLS_IN_EVERY_LANGUAGE:
+        response = i18n_client.get(url)
+        assert response.status_code == 302, url
+        assert "/admin/company-mfa/" in response.url, (url, response.url)
+        assert "next=" in response.url, (url, response.url)
+
+
+def test_admin_only_enforcement_leaves_the_i18n_public_site(i18n_client):
+    response = i18n_client.get("/nl/")
+    assert response.status_code == 200
+    assert b"Signed in as" in response.content  # outside the admin the site sees its real user
+    django_admin = i18n_client.get("/nl/django-admin/")
+    assert django_admin.status_code == 302
+    assert "/django-admin/login/" in django_admin.url  # Django's own answer, not the gate
+
+
+def test_admin_only_enforcement_recognises_viewsets_and_snippets(pending_client, settings):  # SEC-28
+    settings.WAGTAIL_COMPANY_MFA_ENFORCE = "admin"
+    for url in ("/admin/company-mfa/companies/", "/admin/snippets/", "/admin/api/main/pages/"):
+        response = pending_client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith(pending_client.mfa_target), url
+
+
+# The 404 page (SEC-28) --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/robots.txt", "/wp-login.php", "/media/no-such-file.pdf"])
+def test_404_page_shows_a_half_signed_in_visitor_nothing_private(pending_client, url):  # SEC-28
+    response = pending_client.get(url)
+    assert response.status_code == 404
+    assert b"Visitor: AnonymousUser" in response.content
+    assert b"Signed in as" not in response.content
+    assert b"@example.com" not in response.content
+    assert b"w-userbar" not in response.content
+
+
+def test_404_page_shows_a_verified_user_as_themself(verified_client, enrolled_user):
+    response = verified_client.get("/robots.txt")
+    assert response.status_code == 404
+    assert f"Signed in as {enrolled_user.get_username()}".encode() in response.content
+
+
+# The most powerful account is not the least protected (SEC-40) ----------------------------------------------
+
+
+def test_superuser_in_no_company_must_enroll_at_login_when_a_company_requires(client, company_required):
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/company-mfa/required/")
+    page = client.get(response.url)
+    assert "as soon as any company requires it" in page.content.decode()
+
+
+def test_superuser_in_no_company_signs_in_with_a_password_when_no_company_requires(client, company_off):
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_superuser_setting_off_keeps_the_old_behaviour(client, company_required, settings):
+    settings.WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = False
+    root = make_user("root", superuser=True)
+    password_login(client, root)
+    assert client.get("/admin/").status_code == 200

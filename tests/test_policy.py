@@ -310,7 +310,9 @@ def test_exemption_callable_sees_the_user(required_member, settings):
 
 
 @pytest.mark.django_db
-def test_superusers_follow_their_companies_by_default():
+def test_superusers_are_not_required_while_no_company_requires_mfa():
+    make_company("Cedar Homes", require_mfa=False)
+    make_company("Undecided", require_mfa=True)  # no date yet
     root = make_user("root", superuser=True)
     assert requirement_for(root) is NOT_REQUIRED
 
@@ -366,3 +368,114 @@ def test_one_query_however_many_companies(company_count, django_assert_num_queri
 
     assert requirement.status is Status.REQUIRED
     assert requirement.companies[0].company_name == "Company 00"
+
+
+# Those who govern every company answer to the strictest company (SEC-39, SEC-40) ---------------------------
+
+NOW = "2027-03-01T12:00:00+00:00"
+
+
+def manage_all_holder(username="governor", *, through_group=True):
+    from django.contrib.auth.models import Group, Permission
+
+    user = make_user(username)
+    permission = Permission.objects.get(
+        content_type__app_label="wagtail_company_mfa", codename="manage_all_companies"
+    )
+    if through_group:
+        group = Group.objects.create(name="Company governors")
+        group.permissions.add(permission)
+        user.groups.add(group)
+    else:
+        user.user_permissions.add(permission)
+    return user
+
+
+@pytest.fixture
+def governed_world(db):
+    """Acme requires MFA since 2027-02-22, Bluebird from 2027-03-31, Cedar not at all."""
+    return {
+        "acme": make_company("Acme Builders", require_mfa=True, enforcement_date=dt.date(2027, 2, 22)),
+        "bluebird": make_company(
+            "Bluebird Contracting", require_mfa=True, enforcement_date=dt.date(2027, 3, 31)
+        ),
+        "cedar": make_company("Cedar Homes", require_mfa=False),
+    }
+
+
+def test_superuser_in_no_company_is_required_when_any_company_requires(
+    governed_world, django_assert_num_queries
+):  # SEC-40
+    root = make_user("root", superuser=True)
+    with django_assert_num_queries(1):
+        requirement = requirement_for(root, now=at(NOW))
+    assert requirement.status is Status.REQUIRED
+    assert [company.company_name for company in requirement.companies] == ["Acme Builders"]
+    assert requirement.governs_all is True
+    assert requirement.superuser is False
+    assert requirement.deadline == start_of_day(dt.date(2027, 2, 22), "UTC")
+
+
+def test_superuser_is_upcoming_until_the_earliest_company_date(governed_world):
+    root = make_user("root", superuser=True)
+    requirement = requirement_for(root, now=at("2027-02-01T00:00:00+00:00"))
+    assert requirement.status is Status.UPCOMING
+    assert requirement.deadline == start_of_day(dt.date(2027, 2, 22), "UTC")
+
+
+@pytest.mark.parametrize("through_group", [True, False])
+def test_manage_all_companies_holder_is_required_when_any_company_requires(
+    governed_world, django_assert_num_queries, through_group
+):  # SEC-40
+    governor = manage_all_holder(through_group=through_group)
+    with django_assert_num_queries(1):
+        requirement = requirement_for(governor, now=at(NOW))
+    assert requirement.status is Status.REQUIRED
+    assert requirement.governs_all is True
+
+
+def test_ordinary_user_is_not_governed_by_companies_they_are_not_in(
+    governed_world, django_assert_num_queries
+):
+    editor = make_user("editor")
+    join(editor, governed_world["cedar"])
+    with django_assert_num_queries(1):
+        assert requirement_for(editor, now=at(NOW)) is NOT_REQUIRED
+
+
+def test_governor_grace_period_does_not_postpone_their_requirement(governed_world):
+    root = make_user("root", superuser=True)
+    governed_world["acme"].new_member_grace_days = 30
+    governed_world["acme"].save()
+    join(root, governed_world["acme"], joined_at=at("2027-02-28T00:00:00+00:00"))
+    requirement = requirement_for(root, now=at(NOW))
+    assert requirement.status is Status.REQUIRED
+    assert requirement.companies[0].governed is True
+
+
+def test_superuser_member_of_a_required_company_is_required_as_a_member(governed_world):
+    root = make_user("root", superuser=True)
+    join(root, governed_world["acme"], joined_at=at("2026-01-01T00:00:00+00:00"))
+    requirement = requirement_for(root, now=at(NOW))
+    assert requirement.status is Status.REQUIRED
+    assert requirement.governs_all is False
+
+
+@pytest.mark.parametrize("value", [False, "never"])
+def test_superusers_follow_their_own_companies_when_the_setting_is_off(governed_world, settings, value):
+    settings.WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = value
+    assert requirement_for(make_user("root", superuser=True), now=at(NOW)) is NOT_REQUIRED
+    assert requirement_for(manage_all_holder(), now=at(NOW)) is NOT_REQUIRED
+
+
+@pytest.mark.parametrize("value", [True, "always"])
+def test_superusers_always_required_when_the_setting_says_always(db, settings, value):
+    settings.WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = value
+    requirement = requirement_for(make_user("root", superuser=True))
+    assert requirement.status is Status.REQUIRED
+    assert requirement.superuser is True
+
+
+def test_inactive_superuser_follows_their_companies(governed_world):
+    root = make_user("root", superuser=True, is_active=False)
+    assert requirement_for(root, now=at(NOW)) is NOT_REQUIRED

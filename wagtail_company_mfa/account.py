@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from wagtail.admin.views.account import BaseSettingsPanel, SettingsTab
 
 from . import flows, policy
-from .conf import mfa_settings
+from .conf import SUPERUSERS_ALWAYS, mfa_settings
 from .models import AuthenticatorDevice, RecoveryCode
 
 #: One tab object for the whole process: the account page groups panels into tabs by identity.
@@ -55,7 +55,7 @@ def blocking_deadlines(user, deadlines, now) -> tuple[list[policy.CompanyDeadlin
     if policy.is_exempt(user):
         return [], False
     passed = [deadline for deadline in deadlines if deadline.deadline <= now]
-    return passed, bool(mfa_settings.REQUIRE_SUPERUSERS and user.is_superuser)
+    return passed, mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_ALWAYS and user.is_superuser
 
 
 class SecuritySettingsPanel(BaseSettingsPanel):

@@ -16,6 +16,24 @@ from django.utils.module_loading import import_string
 MIDDLEWARE_PATH = "wagtail_company_mfa.middleware.CompanyMFAMiddleware"
 OTP_MIDDLEWARE_PATH = "django_otp.middleware.OTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MESSAGE_MIDDLEWARE_PATH = "django.contrib.messages.middleware.MessageMiddleware"
+
+#: Middleware that may sit between OTPMiddleware and ours because it never reads ``request.user``. Anything
+#: else there would read the user before the gate wraps it, so it would see the real user of a session that
+#: still owes its second factor (SEC-28).
+USER_BLIND_MIDDLEWARE = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.common.BrokenLinkEmailsMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.middleware.locale.LocaleMiddleware",
+        "django.middleware.gzip.GZipMiddleware",
+        "django.middleware.http.ConditionalGetMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    }
+)
 
 E001_MIDDLEWARE_MISSING = "wagtail_company_mfa.E001"
 E002_OTP_MIDDLEWARE_MISSING = "wagtail_company_mfa.E002"
@@ -25,6 +43,7 @@ E005_DJANGO_OTP_NOT_INSTALLED = "wagtail_company_mfa.E005"
 E006_USE_TZ_OFF = "wagtail_company_mfa.E006"
 E007_BAD_SETTING = "wagtail_company_mfa.E007"
 E008_COOKIE_SESSIONS = "wagtail_company_mfa.E008"
+E013_MIDDLEWARE_BETWEEN = "wagtail_company_mfa.E013"
 W001_NO_ENCRYPTION_KEY = "wagtail_company_mfa.W001"
 E009_REST_BASIC_AUTHENTICATION = "wagtail_company_mfa.E009"
 E010_REST_TOKEN_VIEW = "wagtail_company_mfa.E010"  # noqa: S105 (a check id, not a password)
@@ -91,6 +110,45 @@ def check_middleware(app_configs=None, **kwargs):
                 "django-otp's OTPMiddleware must come after Django's AuthenticationMiddleware.",
                 hint=f"Place '{OTP_MIDDLEWARE_PATH}' below '{AUTH_MIDDLEWARE_PATH}' in MIDDLEWARE.",
                 id=E004_OTP_BEFORE_AUTH,
+            )
+        )
+    if ours is not None and otp is not None and otp < ours:
+        errors.extend(_gate_position_errors(middleware, ours, otp))
+    return errors
+
+
+def _gate_position_errors(middleware: list[str], ours: int, otp: int) -> list[Error]:
+    """
+    The gate must wrap ``request.user`` before anything reads it: directly after OTPMiddleware, or with only
+    middleware in between that never reads the user, and before MessageMiddleware (whose storage the gate
+    writes to when it ends an expired sign-in).
+    """
+    errors = []
+    messages_index = _middleware_index(middleware, MESSAGE_MIDDLEWARE_PATH)
+    if messages_index is not None and messages_index < ours:
+        errors.append(
+            Error(
+                "CompanyMFAMiddleware comes after Django's MessageMiddleware.",
+                hint=f"Move '{MIDDLEWARE_PATH}' up, right after '{OTP_MIDDLEWARE_PATH}' and before "
+                f"'{MESSAGE_MIDDLEWARE_PATH}'.",
+                id=E003_MIDDLEWARE_ORDER,
+            )
+        )
+    between = [
+        path
+        for path in middleware[otp + 1 : ours]
+        # MessageMiddleware and AuthenticationMiddleware misplaced have their own errors (above, and E004).
+        if path not in USER_BLIND_MIDDLEWARE and path not in (MESSAGE_MIDDLEWARE_PATH, AUTH_MIDDLEWARE_PATH)
+    ]
+    if between:
+        errors.append(
+            Error(
+                "Middleware between OTPMiddleware and CompanyMFAMiddleware may read request.user before "
+                "the MFA gate wraps it, and see the real user of a half-signed-in session: "
+                f"{', '.join(between)}.",
+                hint=f"Move '{MIDDLEWARE_PATH}' up, right after '{OTP_MIDDLEWARE_PATH}'. If you are sure "
+                "that middleware never reads the user, silence this check in SILENCED_SYSTEM_CHECKS.",
+                id=E013_MIDDLEWARE_BETWEEN,
             )
         )
     return errors

@@ -9,7 +9,7 @@ Use it as::
 
     from wagtail_company_mfa.conf import mfa_settings
 
-    if mfa_settings.REQUIRE_SUPERUSERS:
+    if mfa_settings.ENFORCE == "admin":
         ...
 """
 
@@ -24,6 +24,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 PREFIX = "WAGTAIL_COMPANY_MFA_"
+
+#: The values of ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` (``True`` and ``False`` mean the first and last).
+SUPERUSERS_ALWAYS = "always"
+SUPERUSERS_WHEN_ANY_COMPANY_REQUIRES = "when_any_company_requires"
+SUPERUSERS_NEVER = "never"
 
 
 class MFASettings:
@@ -59,12 +64,30 @@ class MFASettings:
         )
 
     @property
-    def REQUIRE_SUPERUSERS(self) -> bool:
+    def REQUIRE_SUPERUSERS(self) -> str:
         """
-        When ``True``, every active superuser must use MFA now, whatever their companies say.
-        Default: ``False`` (superusers follow their companies like everyone else).
+        What MFA requires of those who govern every company: superusers and holders of the
+        ``manage_all_companies`` permission, who can change any company's policy and reset anyone's MFA.
+
+        - ``"when_any_company_requires"`` (the default): the strictest company applies to them, whether they
+          belong to it or not: REQUIRED as soon as any company requires MFA and its enforcement date has
+          passed, UPCOMING while the earliest such date is ahead.
+        - ``True`` (or ``"always"``): REQUIRED now, whatever the companies say.
+        - ``False`` (or ``"never"``): they follow their own companies like everyone else.
+
+        Company administrators are covered by their own membership already. Read as one of the three strings.
         """
-        return bool(self._get("REQUIRE_SUPERUSERS", False))
+        value = self._get("REQUIRE_SUPERUSERS", SUPERUSERS_WHEN_ANY_COMPANY_REQUIRES)
+        if value is True:
+            return SUPERUSERS_ALWAYS
+        if value is False:
+            return SUPERUSERS_NEVER
+        if value in (SUPERUSERS_ALWAYS, SUPERUSERS_WHEN_ANY_COMPANY_REQUIRES, SUPERUSERS_NEVER):
+            return value
+        raise ImproperlyConfigured(
+            f"{PREFIX}REQUIRE_SUPERUSERS must be True, False, {SUPERUSERS_ALWAYS!r}, "
+            f"{SUPERUSERS_WHEN_ANY_COMPANY_REQUIRES!r} or {SUPERUSERS_NEVER!r}, not {value!r}."
+        )
 
     @property
     def DEFAULT_TIME_ZONE(self) -> str:

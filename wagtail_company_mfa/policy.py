@@ -2,7 +2,9 @@
 What MFA requires of a user at an instant (SPEC §2). Pure: no request, no side effects.
 
 The requirement is computed from all the user's active memberships in one SQL query, however many companies
-the user belongs to, and the strictest company wins:
+the user belongs to, and the strictest company wins. For those who govern every company (superusers and
+holders of ``manage_all_companies``), every company counts by default, member or not
+(``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS``):
 
 - ``REQUIRED`` if any company requires MFA and its (grace-adjusted) deadline has passed;
 - else ``UPCOMING`` if any company requires MFA with a deadline in the future (the earliest one counts);
@@ -15,10 +17,13 @@ import datetime
 import enum
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from .conf import mfa_settings
-from .models import MAX_ENFORCEMENT_DATE, CompanyMembership, company_zone, start_of_day
+from .conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
+from .models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
+from .permissions import MANAGE_ALL_CODENAME
 
 
 class Status(str, enum.Enum):
@@ -40,6 +45,9 @@ class CompanyDeadline:
     deadline: datetime.datetime
     #: True when the deadline was moved past the enforcement date by the company's new-member grace period.
     grace_applied: bool = False
+    #: True when the company counts because the user governs every company (a superuser or a holder of
+    #: ``manage_all_companies``), not (or not this early) through a membership of their own.
+    governed: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,11 @@ class Requirement:
     def deadline(self) -> datetime.datetime | None:
         """The earliest deadline among :attr:`companies`, or ``None``."""
         return self.companies[0].deadline if self.companies else None
+
+    @property
+    def governs_all(self) -> bool:
+        """True when a company counts only because the user governs every company."""
+        return any(company.governed for company in self.companies)
 
 
 NOT_REQUIRED = Requirement(Status.NOT_REQUIRED)
@@ -104,9 +117,20 @@ def member_deadline(
 
 def company_deadlines(user) -> list[CompanyDeadline]:
     """
-    Every company that requires MFA of ``user`` (switch on, date set, active membership), with the user's own
-    deadline in each, earliest first. One query.
+    Every company that requires MFA of ``user`` (switch on, date set), with the user's own deadline in each,
+    earliest first. One query.
+
+    A company counts through an active membership, and, unless ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` is
+    ``False``, for an active superuser or holder of ``manage_all_companies`` every company counts from its
+    enforcement date: they can change any company's policy and reset anyone's MFA, so the strictest company
+    applies to them.
     """
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
+        return _member_deadlines(user)
+    return _governor_deadlines(user)
+
+
+def _member_deadlines(user) -> list[CompanyDeadline]:
     rows = (
         CompanyMembership.objects.filter(
             user_id=user.pk,
@@ -147,6 +171,64 @@ def company_deadlines(user) -> list[CompanyDeadline]:
     return deadlines
 
 
+def _governor_deadlines(user) -> list[CompanyDeadline]:
+    """
+    The companies that require MFA of a user who may govern every company, in one query: each requiring
+    company with the user's membership (if any), and whether the user holds ``manage_all_companies``
+    (directly or through a group; a superuser holds it without asking).
+    """
+    membership = CompanyMembership.objects.filter(
+        company_id=OuterRef("pk"), user_id=user.pk, is_active=True
+    ).values("joined_at")[:1]
+    companies = Company.objects.filter(require_mfa=True, enforcement_date__isnull=False).annotate(
+        joined_at=Subquery(membership)
+    )
+    if user.is_superuser:
+        rows = companies.values_list(
+            "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at"
+        )
+        rows = [(*row, True) for row in rows.order_by()]
+    else:
+        holds = Permission.objects.filter(
+            content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
+        ).filter(Q(user=user.pk) | Q(group__user=user.pk))
+        rows = (
+            companies.annotate(governs=Exists(holds))
+            .filter(Q(joined_at__isnull=False) | Q(governs=True))
+            .values_list(
+                "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
+            )
+            .order_by()
+        )
+    deadlines = []
+    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs in rows:
+        grace_applied = governed = False
+        if joined_at is not None:
+            deadline, grace_applied = member_deadline(
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                joined_at=joined_at,
+                grace_days=grace_days,
+            )
+        if governs:
+            enforced_at = start_of_day(enforcement_date, time_zone)
+            if joined_at is None or enforced_at < deadline:
+                deadline, grace_applied, governed = enforced_at, False, True
+        deadlines.append(
+            CompanyDeadline(
+                company_id=company_id,
+                company_name=name,
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                deadline=deadline,
+                grace_applied=grace_applied,
+                governed=governed,
+            )
+        )
+    deadlines.sort(key=lambda d: (d.deadline, d.company_name))
+    return deadlines
+
+
 def is_exempt(user) -> bool:
     """True when the site's ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` callable exempts ``user``."""
     exempt = mfa_settings.EXEMPT_USER
@@ -158,8 +240,9 @@ def requirement_for(user, *, now: datetime.datetime | None = None) -> Requiremen
     The MFA requirement of ``user`` at ``now`` (default: the current time), as SPEC §2 defines it.
 
     Anonymous and exempt users are ``NOT_REQUIRED`` without touching the database; everyone else costs
-    exactly one query. With ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` an active superuser is ``REQUIRED``
-    whatever their companies say.
+    exactly one query. Superusers and ``manage_all_companies`` holders answer to every company (see
+    :func:`company_deadlines`); with ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = True`` an active superuser is
+    ``REQUIRED`` whatever the companies say.
     """
     if user is None or not user.is_authenticated or is_exempt(user):
         return NOT_REQUIRED
@@ -172,7 +255,7 @@ def requirement_for(user, *, now: datetime.datetime | None = None) -> Requiremen
     passed = tuple(d for d in deadlines if d.deadline <= now)
     ahead = tuple(d for d in deadlines if d.deadline > now)
 
-    if mfa_settings.REQUIRE_SUPERUSERS and user.is_superuser:
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_ALWAYS and user.is_superuser:
         return Requirement(Status.REQUIRED, passed, superuser=True)
     if passed:
         return Requirement(Status.REQUIRED, passed)

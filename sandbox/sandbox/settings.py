@@ -133,6 +133,10 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xl
 # across restarts and re-seeding. A real site generates its own key and keeps it out of the repository:
 #   python -c "from wagtail_company_mfa.crypto import generate_key; print(generate_key())"
 WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["qp298YnuRb_hzTPco8-2rsJuqRS-lQENB9KnAnWSUEM="]
+# Superusers (and holders of "manage all companies") answer to the strictest company, member or not: the
+# default, shown here. `admin` is REQUIRED through Acme either way; with False a superuser outside every
+# company would sign in with a password alone, with True every superuser must use MFA at once.
+WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = "when_any_company_requires"
 
 # No avatars from gravatar.com: the demo runs without internet access, and editors' emails stay on this site.
 WAGTAIL_GRAVATAR_PROVIDER_URL = None
