@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "wagtail",
     "modelcluster",
     "taggit",
-    # Django REST framework, which Wagtail depends on, for Wagtail's API v2 and the API tests (SEC-48, SEC-49).
+    # Django REST framework (a Wagtail dependency): Wagtail's API v2 and the API tests (SEC-48, SEC-49).
     "rest_framework",
     "rest_framework.authtoken",
     "django.contrib.admin",
