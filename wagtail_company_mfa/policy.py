@@ -209,9 +209,10 @@ def _governor_deadlines(user) -> list[CompanyDeadline]:
                 time_zone=time_zone,
                 joined_at=joined_at,
                 grace_days=grace_days,
+                company_id=company_id,
             )
         if governs:
-            enforced_at = start_of_day(enforcement_date, time_zone)
+            enforced_at = start_of_day(enforcement_date, time_zone, company_id=company_id)
             if joined_at is None or enforced_at < deadline:
                 deadline, grace_applied, governed = enforced_at, False, True
         deadlines.append(
