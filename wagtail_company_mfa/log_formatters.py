@@ -19,12 +19,9 @@ def _data(log_entry) -> dict:
 
 
 def _role(value) -> str:
-    from .models import CompanyMembership
+    from .permissions import role_in_sentence
 
-    try:
-        return str(CompanyMembership.Role(value).label).lower()
-    except ValueError:
-        return str(value)
+    return role_in_sentence(value)
 
 
 def _field_label(name: str) -> str:

@@ -30,6 +30,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from wagtail.permission_policies.base import BasePermissionPolicy
 
 from .models import AuthenticatorDevice, Company, CompanyMembership, MFAEnrollment
@@ -347,6 +348,22 @@ def users_holding_manage_all():
     )
     holders = Q(user_permissions__in=permission) | Q(groups__permissions__in=permission)
     return get_user_model().objects.filter(holders, is_active=True).distinct()
+
+
+#: A role as it reads inside a sentence ("added to Acme as a member"): its own message, so that languages
+#: that capitalise nouns, or inflect them, translate it as a word in a sentence rather than as a label.
+ROLES_IN_SENTENCES = {
+    CompanyMembership.Role.MEMBER: pgettext_lazy("role, inside a sentence", "member"),
+    CompanyMembership.Role.ADMIN: pgettext_lazy("role, inside a sentence", "administrator"),
+}
+
+
+def role_in_sentence(role) -> str:
+    """``role`` (a ``CompanyMembership.Role`` value) for use inside a sentence."""
+    try:
+        return str(ROLES_IN_SENTENCES[CompanyMembership.Role(role)])
+    except ValueError:
+        return str(role)
 
 
 def display_name(user) -> str:

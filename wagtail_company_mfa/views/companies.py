@@ -463,7 +463,7 @@ class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemp
             % {
                 "person": permissions.display_name(user),
                 "company": self.company,
-                "role": CompanyMembership.Role(role).label.lower(),
+                "role": permissions.role_in_sentence(role),
             },
         )
         return redirect(self.members_url())
@@ -563,7 +563,7 @@ class EditMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTem
                 gettext("%(person)s is now an active %(role)s of %(company)s.")
                 % {
                     "person": person,
-                    "role": self.membership.get_role_display().lower(),
+                    "role": permissions.role_in_sentence(self.membership.role),
                     "company": self.company,
                 },
             )
