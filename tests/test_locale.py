@@ -216,3 +216,15 @@ def test_committed_mo_is_compiled_from_the_current_po(po, tmp_path):
     assert committed.read_bytes() == compiled.read_bytes(), (
         f"{committed.name} of {language(po)} is stale: run `django-admin compilemessages`"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "member", "admin"),
+    [("en", "member", "administrator"), ("de", "Mitglied", "Administrator"), ("nl", "lid", "beheerder")],
+)
+def test_roles_inside_sentences_are_words_of_their_own_not_lowercased_labels(language, member, admin):
+    """German capitalises nouns: "als Mitglied hinzugefügt", never a lowercased "mitglied"."""
+    from wagtail_company_mfa.permissions import role_in_sentence
+
+    with translation.override(language):
+        assert (role_in_sentence("member"), role_in_sentence("admin")) == (member, admin)
