@@ -45,7 +45,7 @@ def client_details(request) -> dict:
         return {}
     return {
         "ip": request.META.get("REMOTE_ADDR", ""),
-        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:255],
+        "user_agent": request.headers.get("user-agent", "")[:255],
     }
 
 
