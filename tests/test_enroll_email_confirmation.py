@@ -109,7 +109,7 @@ def test_link_signed_out_or_for_another_account_is_refused(client, required_user
 
 
 def test_tampered_and_expired_links_are_refused(client, required_user):
-    with time_machine.travel("2027-03-01 09:00:00Z", tick=False) as traveller:
+    with time_machine.travel("2027-03-01 09:00:00+00:00", tick=False) as traveller:
         password_login(client, required_user)
         ask_for_link(client)
         link = emailed_link()
@@ -124,7 +124,7 @@ def test_tampered_and_expired_links_are_refused(client, required_user):
 
 
 def test_a_new_link_voids_the_earlier_one(client, required_user):
-    with time_machine.travel("2027-03-01 09:00:00Z", tick=False) as traveller:
+    with time_machine.travel("2027-03-01 09:00:00+00:00", tick=False) as traveller:
         password_login(client, required_user)
         ask_for_link(client)
         first = emailed_link()
