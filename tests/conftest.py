@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from wagtail_company_mfa import flows, totp
+from wagtail_company_mfa import flows
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
+from wagtail_company_mfa.totp import algorithm as totp
 
 PASSWORD = "correct horse battery staple"
 

@@ -21,8 +21,9 @@ from django.db import OperationalError
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa import checks as mfa_checks
-from wagtail_company_mfa import crypto, flows, totp
+from wagtail_company_mfa import crypto, flows
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from wagtail_company_mfa.totp import algorithm as totp
 
 #: The key tests/settings.py configures: "server A".
 KEY_A = "9GZdbRsUHHw1q4mhrxTfTTgLK5lRcB7xhZJ2QPkCgzA="

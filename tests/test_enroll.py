@@ -12,8 +12,9 @@ import time_machine
 from conftest import Authenticator, make_company, password_login
 from django.db import DatabaseError
 
-from wagtail_company_mfa import flows, recovery_codes, session
+from wagtail_company_mfa import flows, session
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,8 @@ import time_machine
 from conftest import password_login
 from django.core import mail
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa import flows
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 pytestmark = pytest.mark.django_db(transaction=False)
 

@@ -11,8 +11,9 @@ import pytest
 import time_machine
 from conftest import password_login
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa import flows
 from wagtail_company_mfa.models import RecoveryCode, RecoveryCodeDevice
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 RECOVERY_URL = "/admin/company-mfa/verify/recovery-code/"
 SAVE_URL = "/admin/company-mfa/recovery-code/"

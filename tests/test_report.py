@@ -17,8 +17,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from wagtail.users.models import UserProfile
 
-from wagtail_company_mfa import crypto, totp
+from wagtail_company_mfa import crypto
 from wagtail_company_mfa.models import AuthenticatorDevice, CompanyMembership
+from wagtail_company_mfa.totp import algorithm as totp
 from wagtail_company_mfa.views import reports
 
 pytestmark = pytest.mark.django_db

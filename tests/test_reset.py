@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa import flows
 from wagtail_company_mfa.models import (
     AuthenticatorDevice,
     CompanyMembership,
@@ -29,6 +29,7 @@ from wagtail_company_mfa.models import (
     RecoveryCodeDevice,
     UserSession,
 )
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 pytestmark = pytest.mark.django_db
 

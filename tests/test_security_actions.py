@@ -29,8 +29,9 @@ from django.test import Client
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa import flows
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice, UserSession
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,11 @@ from django.utils import timezone
 from django.utils.functional import LazyObject, empty
 from wagtail.log_actions import log
 
-from . import crypto, recovery_codes, session, signals, totp
+from . import crypto, session, signals
 from .conf import mfa_settings
 from .models import AuthenticatorDevice, MFAEnrollment, RecoveryCode, RecoveryCodeDevice, last_verify_outcome
+from .recovery_codes import codes as recovery_codes
+from .totp import algorithm as totp
 
 logger = logging.getLogger(__name__)
 

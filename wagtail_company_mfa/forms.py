@@ -2,7 +2,8 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 
-from . import recovery_codes, totp
+from .recovery_codes import codes as recovery_codes
+from .totp import algorithm as totp
 
 
 class CodeForm(forms.Form):

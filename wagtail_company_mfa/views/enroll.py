@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
-from .. import flows, session, totp
+from .. import flows, session
 from ..conf import mfa_settings
 from ..forms import CodeForm, PasswordForm
+from ..totp import algorithm as totp
 from .base import UnavailableAuthenticatorMixin, authenticator_unavailable, mfa_view, safe_next_url, with_next
 from .enroll_email import needs_email_confirmation
 from .login import busy_message, retry_message, wrong_code_message

@@ -16,10 +16,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import FormView, TemplateView, View
 
-from .. import flows, recovery_codes, session
+from .. import flows, session
 from ..forms import CodeForm, RecoveryCodeForm, SavedCodesForm
 from ..models import RecoveryCodeDevice
 from ..policy import requirement_for
+from ..recovery_codes import codes as recovery_codes
 from .base import UnavailableAuthenticatorMixin, mfa_view, safe_next_url, with_next
 
 

@@ -21,7 +21,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from wagtail_company_mfa import recovery_codes
 from wagtail_company_mfa.models import (
     AuthenticatorDevice,
     Company,
@@ -29,6 +28,7 @@ from wagtail_company_mfa.models import (
     RecoveryCodeDevice,
 )
 from wagtail_company_mfa.policy import Requirement, Status, requirement_for
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 #: Every demo account's password.
 PASSWORD = "mfa-demo-2026"
