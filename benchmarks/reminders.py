@@ -120,7 +120,7 @@ def seed(members: int, enrolled_share: float) -> None:
 def measure(batch_size: int, *, trace: bool) -> dict:
     from django.db import connection
 
-    from wagtail_company_mfa import reminders
+    from wagtail_company_mfa.notices import delivery as reminders
 
     queries = 0
 

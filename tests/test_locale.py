@@ -17,9 +17,9 @@ from django.utils import timezone, translation
 from wagtail.users.models import UserProfile
 
 import wagtail_company_mfa
-from wagtail_company_mfa import emails
+from wagtail_company_mfa.base.view_helpers import retry_message
 from wagtail_company_mfa.models import CompanyMembership
-from wagtail_company_mfa.views.login import retry_message
+from wagtail_company_mfa.notices import emails
 
 LOCALE_DIR = Path(wagtail_company_mfa.__file__).parent / "locale"
 NL_PO = LOCALE_DIR / "nl" / "LC_MESSAGES" / "django.po"

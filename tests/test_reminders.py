@@ -17,8 +17,8 @@ from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from wagtail_company_mfa import reminders
 from wagtail_company_mfa.models import MemberNotice
+from wagtail_company_mfa.notices import delivery as reminders
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,10 @@ import importlib.util
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from ..conf import mfa_settings
 from .ids import E009_REST_BASIC_AUTHENTICATION, E010_REST_TOKEN_VIEW
 
 REST_BASIC_PATH = "rest_framework.authentication.BasicAuthentication"
@@ -28,10 +30,6 @@ def _rest_framework_importable() -> bool:
 
 
 def _gate_is_site_wide() -> bool:
-    from django.core.exceptions import ImproperlyConfigured
-
-    from ..conf import mfa_settings
-
     try:
         return mfa_settings.ENFORCE == "site"
     except ImproperlyConfigured:

@@ -115,7 +115,8 @@ def check_package_cache(app_configs=None, **kwargs):
     (``permissions.shows_companies_menu``). No MFA decision reads the cache, so this is a warning about that
     menu item, nothing more.
     """
-    from ..permissions import MENU_CACHE_TIMEOUT
+    # Imported here: the checks load before the app registry is ready, and the models cannot.
+    from ..companies.permissions import MENU_CACHE_TIMEOUT
 
     if settings.DEBUG or _cache_kind("default") != "local":
         return []

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning
+from django.core.exceptions import ImproperlyConfigured
 
+from ..conf import MFASettings, mfa_settings
 from .ids import (
     E005_DJANGO_OTP_NOT_INSTALLED,
     E006_USE_TZ_OFF,
@@ -48,9 +50,8 @@ check_time_zone_support.tags = (Tags.security,)
 
 
 def check_settings(app_configs=None, **kwargs):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from ..conf import MFASettings, mfa_settings
+    # Imported here: this module loads before the app registry is ready (apps.py imports it in ready(),
+    # but a site may import it earlier), and models cannot.
     from ..models import validate_time_zone
 
     errors = []
@@ -97,10 +98,6 @@ check_settings.tags = (Tags.security,)
 
 
 def check_encryption_keys(app_configs=None, **kwargs):
-    from django.core.exceptions import ImproperlyConfigured
-
-    from ..conf import mfa_settings
-
     try:
         keys = mfa_settings.ENCRYPTION_KEYS
     except ImproperlyConfigured:
@@ -129,10 +126,6 @@ def check_encryption_keys_deploy(app_configs=None, **kwargs):
     a shell without it; on a production server the same empty list would quietly encrypt new secrets with
     the ``SECRET_KEY`` fallback, which the other servers cannot read (SEC-43).
     """
-    from django.core.exceptions import ImproperlyConfigured
-
-    from ..conf import mfa_settings
-
     try:
         keys = mfa_settings.ENCRYPTION_KEYS
     except ImproperlyConfigured:

@@ -246,7 +246,7 @@ class CompanyMembership(models.Model):
         return f"{self.user} @ {self.company}"
 
     def save(self, *args, **kwargs):
-        # A reactivated member is treated as a newly joined one (SPEC §2): their grace period restarts.
+        # A reactivated member is treated as a newly joined one (docs/policy.md): their grace period restarts.
         if self.is_active and getattr(self, "_loaded_is_active", None) is False:
             self.joined_at = timezone.now()
             update_fields = kwargs.get("update_fields")

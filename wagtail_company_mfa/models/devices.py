@@ -116,6 +116,10 @@ class AuthenticatorDevice(TimestampMixin, AtomicThrottlingMixin, Device):
         # the other finds the step already spent (SEC-05, SEC-06), on SQLite as on PostgreSQL.
         return step is not None and self._consume_step(step)
 
+    def is_replay(self, token) -> bool:
+        """Whether ``token`` is valid right now but its time step was already spent (SEC-05)."""
+        return totp.matching_step(self.bin_key, token) is not None
+
     def _consume_step(self, step: int) -> bool:
         now = timezone.now()
         updated = (
@@ -166,7 +170,7 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
 
     Codes are stored only as salted hashes (SEC-17) in :class:`RecoveryCode` rows; using one marks it spent
     with a conditional ``UPDATE`` (SEC-18). Issuing the replacement is the job of
-    :func:`wagtail_company_mfa.flows.use_recovery_code`.
+    :func:`wagtail_company_mfa.recovery_codes.flows.use_recovery_code`.
     """
 
     class Meta(Device.Meta):

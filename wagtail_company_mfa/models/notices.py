@@ -18,7 +18,7 @@ class MemberNotice(models.Model):
     It is both the outbox and the ledger that keeps each notice to one delivery: a unique constraint stops
     a second row for the same (user, company, deadline, days before) reminder or (user, company, enforcement
     date) policy notice, a sender *claims* pending rows before sending, and marks each one sent right after
-    its email is handed to the mail server. See ``wagtail_company_mfa.reminders``.
+    its email is handed to the mail server. See ``wagtail_company_mfa.notices``.
     """
 
     class Kind(models.TextChoices):

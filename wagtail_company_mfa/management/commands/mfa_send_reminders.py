@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from wagtail_company_mfa import reminders
 from wagtail_company_mfa.conf import mfa_settings
+from wagtail_company_mfa.notices import delivery as reminders
 
 
 class Command(BaseCommand):

@@ -288,7 +288,7 @@ class Command(BaseCommand):
         codes_device = RecoveryCodeDevice.objects.filter(user=user).first()
         if new_recovery_code or codes_device is None or codes_device.unused_count == 0:
             # Imported here so that the rest of the command does not depend on the flows module.
-            from wagtail_company_mfa.flows import issue_recovery_codes
+            from wagtail_company_mfa.recovery_codes.flows import issue_recovery_codes
 
             codes = issue_recovery_codes(user)
             self.changes.append(f"{label}: new recovery code issued")
