@@ -104,7 +104,7 @@ def remind_upcoming_at_login(sender, request, user, **kwargs):
 
 
 def email_reset(sender, user, actor=None, company=None, **kwargs):
-    """Tell a person at once that an administrator reset their MFA (SEC-27, SECURITY decision 5)."""
+    """Tell a person at once that an administrator reset their MFA (SEC-27)."""
     emails.send(
         user,
         "reset",

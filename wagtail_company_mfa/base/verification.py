@@ -113,7 +113,7 @@ NOTABLE_WAIT = datetime.timedelta(seconds=10)
 def attempt(request, device, token) -> Attempt:
     """
     Check ``token`` on ``device`` through django-otp's ``verify_token`` (row locked for the check).
-    A wrong and a replayed code look the same to the caller (SECURITY decision 4).
+    A wrong and a replayed code look the same to the caller.
     """
     user = request.user
     locked_until = locked_until_for(device)

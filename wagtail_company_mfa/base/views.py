@@ -36,7 +36,7 @@ MAX_REAUTH_FAILURES = 5
 
 @mfa_view
 class RequiredView(TemplateView):
-    """ "Two-factor authentication required": the user must enroll before going on (SPEC §3.2)."""
+    """ "Two-factor authentication required": the user must enroll before going on."""
 
     template_name = "wagtail_company_mfa/required.html"
 

@@ -97,12 +97,17 @@ def check_settings(app_configs=None, **kwargs):
 check_settings.tags = (Tags.security,)
 
 
-def check_encryption_keys(app_configs=None, **kwargs):
+def _encryption_keys_missing() -> bool:
+    """No encryption keys outside ``DEBUG`` (an unusable list is check_settings' to report, as E007)."""
     try:
         keys = mfa_settings.ENCRYPTION_KEYS
     except ImproperlyConfigured:
-        return []  # check_settings reports it (E007)
-    if keys or settings.DEBUG:
+        return False
+    return not keys and not settings.DEBUG
+
+
+def check_encryption_keys(app_configs=None, **kwargs):
+    if not _encryption_keys_missing():
         return []
     return [
         Warning(
@@ -126,11 +131,7 @@ def check_encryption_keys_deploy(app_configs=None, **kwargs):
     a shell without it; on a production server the same empty list would quietly encrypt new secrets with
     the ``SECRET_KEY`` fallback, which the other servers cannot read (SEC-43).
     """
-    try:
-        keys = mfa_settings.ENCRYPTION_KEYS
-    except ImproperlyConfigured:
-        return []  # check_settings reports it (E007)
-    if keys or settings.DEBUG:
+    if not _encryption_keys_missing():
         return []
     return [
         Error(

@@ -37,7 +37,7 @@ def _log_value(value):
 
 def save_company(company, *, actor, request=None, save=None) -> dict:
     """
-    Save ``company`` (new or edited) and record any change to its MFA policy (SPEC §3.7, SEC-39, SEC-45).
+    Save ``company`` (new or edited) and record any change to its MFA policy (SEC-39, SEC-45).
 
     ``save`` does the saving (default: ``company.save``); the admin passes Wagtail's own, which also writes
     the ``wagtail.create``/``wagtail.edit`` entry. The previous policy is read from the database with the row
@@ -90,7 +90,7 @@ def member_data(user) -> dict:
 def add_member(company, user, *, role, actor, request=None):
     """
     Make ``user`` an active member of ``company`` with ``role``: a new membership, or a former member's
-    reactivated (their grace period restarts, SPEC §2). Raises :class:`MembershipExists` if they are an
+    reactivated (their grace period restarts). Raises :class:`MembershipExists` if they are an
     active member already.
     """
     with transaction.atomic():

@@ -1,5 +1,5 @@
 """
-Forms and panels of the company administration (SPEC §3.7).
+Forms and panels of the company administration.
 
 None of them lets a company administrator set a field the screen does not show (mass assignment, SEC-41):
 the company of a membership always comes from the URL, never from the submitted data; the member forms

@@ -52,7 +52,7 @@ def reset_mfa(
     target, *, actor, request=None, company=None, via: str = "admin", details: dict | None = None
 ) -> ResetResult:
     """
-    An administrator's reset of ``target``'s MFA (SPEC §3.7, SEC-40): in one transaction their authenticator
+    An administrator's reset of ``target``'s MFA (SEC-40): in one transaction their authenticator
     app and recovery codes are deleted and every session of theirs is ended on every app server, which also
     discards any half-done enrollment (the pending secret lives in the session). A session that escaped the
     session registry is no longer verified on its next request either: django-otp reloads the device it was

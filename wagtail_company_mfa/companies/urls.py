@@ -27,7 +27,8 @@ from .views.companies import (
     CompanyIndexView,
     policy_label,
 )
-from .views.members import AddMemberView, EditMemberView, MembersView
+from .views.members import MembersView
+from .views.membership import AddMemberView, EditMemberView
 from .views.reports import EnrollmentReportView
 from .views.reset import ResetMFAView
 

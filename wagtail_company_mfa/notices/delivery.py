@@ -48,9 +48,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection as db_connection
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from .. import compat, factors
@@ -58,17 +55,14 @@ from ..base.users import user_time_zone
 from ..companies import policy
 from ..conf import mfa_settings
 from ..models import Company, CompanyMembership, MemberNotice, start_of_day
-from . import emails
+from . import emails, outbox
+from .outbox import CLAIM_TIMEOUT
 from .planning import Kind, Status, due_stage, plan_reminders, queue_policy_notices, setup_url
 
 logger = logging.getLogger(__name__)
 
 #: Rows claimed (and emails sent) per batch.
 DELIVERY_BATCH_SIZE = 500
-#: How long a claim keeps other runs away. A running sender renews its claims every third of this.
-CLAIM_TIMEOUT = datetime.timedelta(minutes=15)
-#: After this many failed sends a notice is given up (status "failed").
-MAX_ATTEMPTS = 5
 #: A run stops after this many failed sends in a row: the mail server is probably unreachable.
 MAX_CONSECUTIVE_FAILURES = 3
 #: Finished rows are deleted once their deadline is this far in the past.
@@ -113,42 +107,6 @@ def announce_policy(company_id: int) -> Report:
                 "Sending MFA policy notices for company %s failed; the command will retry.", company.pk
             )
     return report
-
-
-# Delivery ---------------------------------------------------------------------------------------------------
-
-
-def _claimable(now: datetime.datetime) -> Q:
-    return Q(status=Status.PENDING) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT))
-
-
-def _claim(token: uuid.UUID, size: int, *, kinds, company_id) -> int:
-    """Give up to ``size`` claimable rows to ``token``; returns how many it got."""
-    now = timezone.now()
-    candidates = MemberNotice.objects.filter(_claimable(now))
-    if kinds:
-        candidates = candidates.filter(kind__in=kinds)
-    if company_id is not None:
-        candidates = candidates.filter(company_id=company_id)
-    with transaction.atomic():
-        if db_connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.order_by("pk").values_list("pk", flat=True)[:size])
-        if not ids:
-            return 0
-        # The conditions again in the UPDATE itself: under READ COMMITTED a row another run claimed between
-        # our SELECT and this UPDATE is re-checked here and left alone.
-        return MemberNotice.objects.filter(_claimable(now), pk__in=ids).update(
-            claim_token=token, claimed_at=now
-        )
-
-
-def _release(token: uuid.UUID, *, keep: int | None = None) -> None:
-    """Give back this run's claimed, untried rows (all but ``keep``, whose fate is unknown)."""
-    rows = MemberNotice.objects.filter(claim_token=token, status=Status.PENDING)
-    if keep is not None:
-        rows = rows.exclude(pk=keep)
-    rows.update(claim_token=None, claimed_at=None)
 
 
 def _why_not(notice: MemberNotice, now, *, enrolled: set, joined: dict) -> str | None:
@@ -205,30 +163,6 @@ def _build(notice: MemberNotice, now, *, enrolled: set):
         return emails.build_email(user, name, context)
 
 
-def _mark_sent(notice: MemberNotice, token: uuid.UUID) -> None:
-    marked = MemberNotice.objects.filter(pk=notice.pk, claim_token=token, status=Status.PENDING).update(
-        status=Status.SENT, sent_at=timezone.now(), claim_token=None, claimed_at=None
-    )
-    if not marked:
-        logger.warning(
-            "MFA notice %s was sent, but meanwhile its row was superseded or its claim taken over (after "
-            "CLAIM_TIMEOUT), so it may be sent again.",
-            notice.pk,
-        )
-
-
-def _mark_failed(notice: MemberNotice, token: uuid.UUID) -> str:
-    """Count a failed send. The row keeps its claim time (but not the token), so it waits CLAIM_TIMEOUT."""
-    given_up = notice.attempts + 1 >= MAX_ATTEMPTS
-    MemberNotice.objects.filter(pk=notice.pk, claim_token=token).update(
-        attempts=notice.attempts + 1,
-        status=Status.FAILED if given_up else Status.PENDING,
-        claim_token=None,
-        claimed_at=timezone.now(),
-    )
-    return Status.FAILED if given_up else Status.PENDING
-
-
 def deliver(
     *,
     kinds: Iterable[str] | None = None,
@@ -251,7 +185,7 @@ def deliver(
     try:
         while limit is None or done < limit:
             size = batch_size if limit is None else min(batch_size, limit - done)
-            if not _claim(token, size, kinds=kinds, company_id=company_id):
+            if not outbox.claim(token, size, kinds=kinds, company_id=company_id):
                 break
             notices = list(
                 MemberNotice.objects.filter(claim_token=token, status=Status.PENDING)
@@ -298,7 +232,7 @@ def deliver(
                         in_flight = None
                         logger.exception("Could not send MFA notice %s.", notice.pk)
                         report.errors.append(f"notice {notice.pk}: {exc}")
-                        if _mark_failed(notice, token) == Status.FAILED:
+                        if outbox.mark_failed(notice, token) == Status.FAILED:
                             report.failed += 1
                         else:
                             report.retry_later += 1
@@ -309,7 +243,7 @@ def deliver(
                                 f"{consecutive_failures} emails in a row could not be sent; stopping."
                             ) from exc
                         continue
-                    _mark_sent(notice, token)
+                    outbox.mark_sent(notice, token)
                     in_flight = None
                     consecutive_failures = 0
                     report.sent += 1
@@ -318,7 +252,7 @@ def deliver(
     finally:
         # Untried rows go back at once. A row whose send was interrupted (not failed: e.g. the process was
         # told to stop mid-send) keeps its claim and is retried once the claim expires.
-        _release(token, keep=in_flight)
+        outbox.release(token, keep=in_flight)
     return report
 
 

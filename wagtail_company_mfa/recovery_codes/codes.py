@@ -38,7 +38,7 @@ def generate() -> str:
 
 
 def display(code: str) -> str:
-    """``ABCD-EFGH-JKMN-PQRS``: grouped for reading (SECURITY decision 2)."""
+    """``ABCD-EFGH-JKMN-PQRS``: grouped for reading."""
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 

@@ -38,7 +38,7 @@ class RecoveryView(PendingView, FormView):
 
 @mfa_view
 class SaveCodesView(FormView):
-    """ "Almost there": the new recovery code, shown until the user confirms they saved it (SPEC §3.3c)."""
+    """ "Almost there": the new recovery code, shown until the user confirms they saved it."""
 
     template_name = "wagtail_company_mfa/save_codes.html"
     form_class = SavedCodesForm

@@ -2,7 +2,7 @@
 TOTP (RFC 6238) for authenticator apps: secrets, codes, the otpauth URI and its QR code.
 
 The algorithm is ``cryptography``'s audited HOTP/TOTP implementation; this module adds the product's
-choices (SECURITY decision 1): 160-bit secrets, 6 digits, 30-second steps, HMAC-SHA-1, the current step ±1,
+choices: 160-bit secrets, 6 digits, 30-second steps, HMAC-SHA-1, the current step ±1,
 and strict input canonicalisation (SEC-08).
 """
 

@@ -66,7 +66,7 @@ class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
         attempt = flows.verify_authenticator(self.request, form.cleaned_data["code"])
         if attempt.ok:
             return redirect(safe_next_url(self.request))
-        # The same words for a wrong and a replayed code (SECURITY decision 4).
+        # The same words for a wrong and a replayed code.
         return self.attempt_failed(form, attempt, wrong_code_message())
 
 
