@@ -83,8 +83,9 @@ def seed(members: int, enrolled_share: float) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from wagtail_company_mfa import crypto, totp
+    from wagtail_company_mfa import crypto
     from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
+    from wagtail_company_mfa.totp import algorithm as totp
 
     User = get_user_model()
     started = time.perf_counter()
@@ -119,7 +120,7 @@ def seed(members: int, enrolled_share: float) -> None:
 def measure(batch_size: int, *, trace: bool) -> dict:
     from django.db import connection
 
-    from wagtail_company_mfa import reminders
+    from wagtail_company_mfa.notices import delivery as reminders
 
     queries = 0
 

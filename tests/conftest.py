@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from wagtail_company_mfa import flows, totp
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
+from wagtail_company_mfa.recovery_codes import flows as recovery_flows
+from wagtail_company_mfa.totp import algorithm as totp
 
 PASSWORD = "correct horse battery staple"
 
@@ -138,7 +139,7 @@ def enroll_user(user) -> tuple[Authenticator, list[str]]:
     device = AuthenticatorDevice(user=user, name="Authenticator app")
     device.set_key(key)
     device.save()
-    return Authenticator(key), flows.issue_recovery_codes(user)
+    return Authenticator(key), recovery_flows.issue_recovery_codes(user)
 
 
 @pytest.fixture

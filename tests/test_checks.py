@@ -70,8 +70,10 @@ def test_messages_have_hints(settings):
 
 def test_django_otp_must_be_installed(monkeypatch):
     # Changing INSTALLED_APPS for real would rebuild Wagtail's app registry mid-run; ask the same question.
-    real = mfa_checks.apps.is_installed
-    monkeypatch.setattr(mfa_checks.apps, "is_installed", lambda name: name != "django_otp" and real(name))
+    real = mfa_checks.settings.apps.is_installed
+    monkeypatch.setattr(
+        mfa_checks.settings.apps, "is_installed", lambda name: name != "django_otp" and real(name)
+    )
     assert ids(mfa_checks.check_installed_apps()) == ["wagtail_company_mfa.E005"]
 
 

@@ -14,7 +14,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows
+from wagtail_company_mfa.companies import reset
 from wagtail_company_mfa.models import AuthenticatorDevice, CompanyMembership, RecoveryCodeDevice, UserSession
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_mfa_reset_without_prompt(locked_out_admin, django_capture_on_commit_cal
     assert not RecoveryCodeDevice.objects.filter(user=locked_out_admin).exists()
     assert not UserSession.objects.filter(user=locked_out_admin).exists()
     # SEC-45: logged with no acting user (the server did it), marked as coming from the command.
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_RESET)
+    entry = ModelLogEntry.objects.get(action=reset.ACTION_RESET)
     assert entry.user_id is None
     assert entry.data["via"] == "command"
     assert "os_user" in entry.data
@@ -85,7 +85,7 @@ def test_mfa_reset_with_nothing_to_reset(db):
     output = run("mfa_reset", person.get_username(), "--no-input")
     assert "has no two-factor authentication to reset" in output
     assert UserSession.objects.filter(user=person).exists()
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_RESET).exists()
+    assert not ModelLogEntry.objects.filter(action=reset.ACTION_RESET).exists()
 
 
 def test_after_the_reset_the_admin_signs_in_and_must_enroll(client, locked_out_admin):

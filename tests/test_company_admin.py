@@ -15,7 +15,8 @@ from django.utils.formats import date_format
 from wagtail.models import ModelLogEntry
 from wagtail.users.models import UserProfile
 
-from wagtail_company_mfa import flows, signals
+from wagtail_company_mfa import signals
+from wagtail_company_mfa.companies import flows as company_flows
 from wagtail_company_mfa.models import Company, CompanyMembership
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def test_policy_change_is_logged_with_old_and_new_values(
     assert company.enforcement_date == datetime.date(2031, 3, 3)
     assert company.new_member_grace_days == 14
 
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_POLICY_CHANGED)
+    entry = ModelLogEntry.objects.get(action=company_flows.ACTION_POLICY_CHANGED)
     assert entry.object_id == str(company.pk)
     assert entry.user_id == tenants.admin_a.pk
     assert entry.data["ip"] == "10.9.8.7"
@@ -103,7 +104,7 @@ def test_saving_without_a_policy_change_logs_and_signals_nothing(
     sign_in(client, tenants.superuser)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, name="Acme Builders Ltd"))
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_POLICY_CHANGED).exists()
+    assert not ModelLogEntry.objects.filter(action=company_flows.ACTION_POLICY_CHANGED).exists()
     assert ModelLogEntry.objects.filter(action="wagtail.edit", object_id=str(tenants.a.pk)).exists()
     assert policy_signals == []
 
@@ -136,7 +137,7 @@ def test_invalid_policy_values_are_refused_and_the_preview_shows_the_saved_polic
     assert error in page
     assert "From " in page  # the preview still renders, for the saved policy
     assert Company.objects.get(pk=tenants.a.pk).time_zone == "Europe/Amsterdam"
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_POLICY_CHANGED).exists()
+    assert not ModelLogEntry.objects.filter(action=company_flows.ACTION_POLICY_CHANGED).exists()
 
 
 def test_creating_a_company_with_a_policy_logs_it(
@@ -157,7 +158,7 @@ def test_creating_a_company_with_a_policy_logs_it(
         )
     assert response.status_code == 302
     company = Company.objects.get(slug="delta-works")
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_POLICY_CHANGED)
+    entry = ModelLogEntry.objects.get(action=company_flows.ACTION_POLICY_CHANGED)
     assert entry.object_id == str(company.pk)
     assert entry.data["changes"]["require_mfa"] == {"old": False, "new": True}
     assert policy_signals[0]["company"] == company

@@ -21,8 +21,10 @@ from django.db import OperationalError
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa import checks as mfa_checks
-from wagtail_company_mfa import crypto, flows, totp
+from wagtail_company_mfa import crypto
+from wagtail_company_mfa.base import verification
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from wagtail_company_mfa.totp import algorithm as totp
 
 #: The key tests/settings.py configures: "server A".
 KEY_A = "9GZdbRsUHHw1q4mhrxTfTTgLK5lRcB7xhZJ2QPkCgzA="
@@ -158,7 +160,9 @@ def test_secret_encrypted_on_another_server_gets_a_clear_page_a_log_line_and_an_
     assert "InvalidToken" in record.getMessage()
     assert record.exc_info is None  # one clear line, no traceback
     assert_no_key_in(record.getMessage())
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_SECRET_UNREADABLE, object_id=str(enrolled_user.pk))
+    entry = ModelLogEntry.objects.get(
+        action=verification.ACTION_SECRET_UNREADABLE, object_id=str(enrolled_user.pk)
+    )
     assert entry.data["device_id"] == device.pk
     assert entry.data["cause"] == "invalid_token"
     assert str(entry.message) == (
@@ -187,7 +191,7 @@ def test_secret_encrypted_on_another_server_gets_a_clear_page_when_re_authentica
 
     assert_clear_page(response)
     assert len(unreadable_records(caplog)) == 1
-    assert ModelLogEntry.objects.filter(action=flows.ACTION_SECRET_UNREADABLE).count() == 1
+    assert ModelLogEntry.objects.filter(action=verification.ACTION_SECRET_UNREADABLE).count() == 1
 
 
 @pytest.mark.django_db
@@ -205,7 +209,7 @@ def test_unusable_key_list_at_runtime_gets_the_clear_page_not_a_server_error(
     assert "Entry 2 of WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS" in record.getMessage()
     assert "garbage" not in record.getMessage()
     assert_no_key_in(record.getMessage())
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_SECRET_UNREADABLE)
+    entry = ModelLogEntry.objects.get(action=verification.ACTION_SECRET_UNREADABLE)
     assert entry.data["cause"] == "improperly_configured"
 
 

@@ -167,7 +167,7 @@ def test_far_past_enforcement_date_member_is_gated_not_signed_out(client, far_co
 
 
 def test_far_past_enforcement_date_policy_notice_email_builds(far_company, mailoutbox):
-    from wagtail_company_mfa import reminders
+    from wagtail_company_mfa.notices import delivery as reminders
 
     member = make_user("noticed")
     join(member, far_company, joined_at=datetime.datetime(2026, 1, 1, tzinfo=UTC))

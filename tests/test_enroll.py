@@ -12,8 +12,10 @@ import time_machine
 from conftest import Authenticator, make_company, password_login
 from django.db import DatabaseError
 
-from wagtail_company_mfa import flows, recovery_codes, session
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
+from wagtail_company_mfa.totp import actions as totp_actions
+from wagtail_company_mfa.totp import pending_key
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +160,7 @@ def test_database_error_mid_enrollment_saves_nothing(client, required_user, monk
     assert "We couldn't save your authenticator app, and nothing was changed." in text(response)
     assert not AuthenticatorDevice.objects.filter(user=required_user).exists()
     assert not RecoveryCodeDevice.objects.filter(user=required_user).exists()
-    assert session.PENDING_SETUP in client.session  # the same secret is still there to retry with
+    assert pending_key.PENDING_SETUP in client.session  # the same secret is still there to retry with
 
 
 def test_password_is_asked_again_after_a_few_minutes(client, required_user, settings):  # SEC-25
@@ -218,7 +220,7 @@ def test_enrollment_is_audited_without_secrets(client, required_user):  # SEC-44
     code = Authenticator(key).code()
     client.post(ENROLL_URL, {"code": code}, HTTP_USER_AGENT="TestBrowser/1.0", REMOTE_ADDR="203.0.113.9")
 
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_ENROLLED)
+    entry = ModelLogEntry.objects.get(action=totp_actions.ACTION_ENROLLED)
     assert entry.object_id == str(required_user.pk)
     assert entry.data["ip"] == "203.0.113.9"
     assert entry.data["user_agent"] == "TestBrowser/1.0"

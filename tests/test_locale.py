@@ -17,9 +17,9 @@ from django.utils import timezone, translation
 from wagtail.users.models import UserProfile
 
 import wagtail_company_mfa
-from wagtail_company_mfa import emails
+from wagtail_company_mfa.base.view_helpers import retry_message
 from wagtail_company_mfa.models import CompanyMembership
-from wagtail_company_mfa.views.login import retry_message
+from wagtail_company_mfa.notices import emails
 
 LOCALE_DIR = Path(wagtail_company_mfa.__file__).parent / "locale"
 NL_PO = LOCALE_DIR / "nl" / "LC_MESSAGES" / "django.po"
@@ -224,7 +224,7 @@ def test_committed_mo_is_compiled_from_the_current_po(po, tmp_path):
 )
 def test_roles_inside_sentences_are_words_of_their_own_not_lowercased_labels(language, member, admin):
     """German capitalises nouns: "als Mitglied hinzugefügt", never a lowercased "mitglied"."""
-    from wagtail_company_mfa.permissions import role_in_sentence
+    from wagtail_company_mfa.companies.permissions import role_in_sentence
 
     with translation.override(language):
         assert (role_in_sentence("member"), role_in_sentence("admin")) == (member, admin)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-from wagtail_company_mfa import session
+from wagtail_company_mfa.base import pending, reauth
 from wagtail_company_mfa.models import UserSession
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +36,8 @@ def test_client_login_does_not_break_a_sites_test_suite(client, user):
     assert client.get("/admin/").status_code == 200
     # The receivers did their work with the signal's user, not request.user.
     assert registered_keys(user) == [client.session.session_key]
-    assert session.PASSWORD_AT in client.session
-    assert session.PENDING_SINCE in client.session
+    assert reauth.PASSWORD_AT in client.session
+    assert pending.PENDING_SINCE in client.session
 
 
 def test_client_force_login_does_not_break_a_sites_test_suite(client, user):
@@ -82,7 +82,7 @@ def test_login_with_a_request_factory_request_and_a_session(rf, user):
 
     assert request.session.session_key
     assert registered_keys(user) == [request.session.session_key]
-    assert session.PENDING_SINCE in request.session
+    assert pending.PENDING_SINCE in request.session
 
     logout(request)
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_user, password_login
 from django.test import Client, RequestFactory
 
-from wagtail_company_mfa import middleware as mfa_middleware
+from wagtail_company_mfa.base import gate
 from wagtail_company_mfa.middleware import CompanyMFAMiddleware
 
 pytestmark = pytest.mark.django_db
@@ -212,7 +212,7 @@ def test_an_error_while_deciding_fails_closed(client, enrolled_user, monkeypatch
     def broken(user):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(mfa_middleware.flows, "is_enrolled", broken)
+    monkeypatch.setattr(gate.factors, "is_enrolled", broken)
     response = client.get("/admin/pages/")
     assert response.status_code == 302
     assert response.url == "/admin/login/"

@@ -7,7 +7,8 @@ import time_machine
 from conftest import password_login
 from django.core import mail
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa.base import verification
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -39,7 +40,7 @@ def test_throttling_is_emailed_once_per_run(client, enrolled_user, django_captur
     start = time.time()
     offset = 0
     with django_capture_on_commit_callbacks(execute=True):
-        for attempt in range(flows.THROTTLE_LOG_THRESHOLD + 2):
+        for attempt in range(verification.THROTTLE_LOG_THRESHOLD + 2):
             with time_machine.travel(start + offset, tick=False):
                 client.post("/admin/company-mfa/verify/", {"code": "000000"})
             offset += 2**attempt + 1

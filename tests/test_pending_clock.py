@@ -14,7 +14,7 @@ from conftest import PASSWORD, join, make_user, password_login, reauthenticate, 
 from django.test import Client
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows
+from wagtail_company_mfa.base import verification
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, UserSession
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_code_posted_six_hours_after_the_password_is_refused(client, enrolled_us
 
         assert_signed_out_as_expired(client, response)
     assert not code_was_checked(enrolled_user)  # refused before the code was looked at
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_VERIFIED).exists()
+    assert not ModelLogEntry.objects.filter(action=verification.ACTION_VERIFIED).exists()
     assert not UserSession.objects.filter(user=enrolled_user).exists()
 
 

@@ -11,7 +11,7 @@ from conftest import enroll_user, make_company, make_user, sign_in
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 
-from wagtail_company_mfa import permissions
+from wagtail_company_mfa.companies import permissions, reset_rule
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
 
 pytestmark = pytest.mark.django_db
@@ -299,45 +299,45 @@ class TestResetRules:
 
     def test_superuser_resets_anyone_but_themself(self, world):
         other_superuser = make_user("root2", superuser=True)
-        assert permissions.can_reset(world.superuser, world.member_b)
-        assert permissions.can_reset(world.superuser, other_superuser)
-        assert not permissions.can_reset(world.superuser, world.superuser)
+        assert reset_rule.can_reset(world.superuser, world.member_b)
+        assert reset_rule.can_reset(world.superuser, other_superuser)
+        assert not reset_rule.can_reset(world.superuser, world.superuser)
 
     def test_company_admin_resets_their_own_members_only(self, world):
-        assert permissions.can_reset(world.admin_a, world.member_a)
-        assert permissions.can_reset(world.admin_a, world.member_a, world.a)
-        assert not permissions.can_reset(world.admin_a, world.member_b)
-        assert not permissions.can_reset(world.admin_a, world.member_a, world.b)
-        assert not permissions.can_reset(world.admin_a, world.admin_a)
+        assert reset_rule.can_reset(world.admin_a, world.member_a)
+        assert reset_rule.can_reset(world.admin_a, world.member_a, world.a)
+        assert not reset_rule.can_reset(world.admin_a, world.member_b)
+        assert not reset_rule.can_reset(world.admin_a, world.member_a, world.b)
+        assert not reset_rule.can_reset(world.admin_a, world.admin_a)
 
     def test_company_admin_never_resets_a_superuser(self, world):
         CompanyMembership.objects.create(user=world.superuser, company=world.a)
-        assert "superuser" in permissions.reset_refusal(world.admin_a, world.superuser)
+        assert "superuser" in reset_rule.reset_refusal(world.admin_a, world.superuser)
 
     def test_company_admin_never_resets_a_manager_of_all_companies(self, world):
         world.member_a.user_permissions.add(Permission.objects.get(codename="manage_all_companies"))
         target = type(world.member_a).objects.get(pk=world.member_a.pk)  # fresh permission cache
-        assert "administers every company" in permissions.reset_refusal(world.admin_a, target)
+        assert "administers every company" in reset_rule.reset_refusal(world.admin_a, target)
 
     def test_member_of_another_company_too_needs_its_administrator(self, world):
         # A reset strips the factor every company of the person relies on (cross-tenant, SEC-40).
         CompanyMembership.objects.create(user=world.member_a, company=world.b)
-        assert "company you do not administer" in permissions.reset_refusal(world.admin_a, world.member_a)
+        assert "company you do not administer" in reset_rule.reset_refusal(world.admin_a, world.member_a)
         CompanyMembership.objects.create(
             user=world.admin_a, company=world.b, role=CompanyMembership.Role.ADMIN
         )
         admin = type(world.admin_a).objects.get(pk=world.admin_a.pk)
-        assert permissions.can_reset(admin, world.member_a)
+        assert reset_rule.can_reset(admin, world.member_a)
 
     def test_inactive_membership_does_not_count(self, world):
         world.member_a_membership.is_active = False
         world.member_a_membership.save()
-        assert not permissions.can_reset(world.admin_a, world.member_a)
+        assert not reset_rule.can_reset(world.admin_a, world.member_a)
 
     def test_bulk_checker_agrees_with_the_rules(self, world):
         CompanyMembership.objects.create(user=world.superuser, company=world.a)
         people = [world.superuser, world.admin_a, world.member_a, world.admin_b, world.member_b, world.editor]
         for actor in (world.superuser, world.admin_a, world.admin_b, world.member_a):
-            checker = permissions.ResetChecker(actor)
+            checker = reset_rule.ResetChecker(actor)
             for target in people:
-                assert checker.may_reset(target) == permissions.can_reset(actor, target), (actor, target)
+                assert checker.may_reset(target) == reset_rule.can_reset(actor, target), (actor, target)

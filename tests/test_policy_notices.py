@@ -3,7 +3,7 @@ Policy notices (SPEC §3.6): when a company turns Require MFA on with a date, or
 members are emailed, once per (company, enforcement date, member).
 
 The company administration sends ``signals.policy_changed`` once the change is committed; these tests send it
-the same way (and once through ``flows.save_company``, the administration's own entry point).
+the same way (and once through ``company_flows.save_company``, the administration's own entry point).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import call_command
 
-from wagtail_company_mfa import flows, signals
+from wagtail_company_mfa import signals
+from wagtail_company_mfa.companies import flows as company_flows
 from wagtail_company_mfa.models import Company, MemberNotice
 
 pytestmark = pytest.mark.django_db
@@ -217,7 +218,7 @@ def test_save_company_of_the_company_administration_announces_the_change(
     company.require_mfa = True
     company.enforcement_date = datetime.date(2026, 4, 1)
     with django_capture_on_commit_callbacks(execute=True):
-        flows.save_company(company, actor=None)
+        company_flows.save_company(company, actor=None)
     assert sorted(to for to, _subject in inbox()) == ["ann", "ben"]
     assert MemberNotice.objects.filter(kind=MemberNotice.Kind.POLICY).count() == 2
 
@@ -243,7 +244,7 @@ def test_notice_subject_names_the_companys_own_date(db):
     from django.core import mail
     from django.core.management import call_command
 
-    from wagtail_company_mfa.reminders import queue_policy_notices
+    from wagtail_company_mfa.notices.planning import queue_policy_notices
 
     company = make_company(
         "Tulip BV", time_zone="Europe/Amsterdam", require_mfa=True, enforcement_date=datetime.date(2031, 2, 2)
@@ -265,7 +266,6 @@ def test_switching_the_requirement_off_tells_the_other_administrators(db, django
     from conftest import join, make_company, make_user
     from django.core import mail
 
-    from wagtail_company_mfa import flows
     from wagtail_company_mfa.models import CompanyMembership
 
     company = make_company("Acme Builders", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1))
@@ -276,7 +276,7 @@ def test_switching_the_requirement_off_tells_the_other_administrators(db, django
 
     company.require_mfa = False
     with django_capture_on_commit_callbacks(execute=True):
-        flows.save_company(company, actor=actor)
+        company_flows.save_company(company, actor=actor)
 
     lifted = [m for m in mail.outbox if "no longer requires" in m.subject]
     assert [m.to for m in lifted] == [[other_admin.email]]

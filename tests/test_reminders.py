@@ -17,8 +17,9 @@ from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from wagtail_company_mfa import reminders
 from wagtail_company_mfa.models import MemberNotice
+from wagtail_company_mfa.notices import delivery as reminders
+from wagtail_company_mfa.notices import outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -333,7 +334,7 @@ def test_a_crash_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight
     """
     use_email_backend(settings, "test_reminders.DyingBackend")
     DyingBackend.calls, DyingBackend.die_after = 0, 3
-    monkeypatch.setattr(reminders, "_release", lambda token, keep=None: None)  # a dead process cleans nothing
+    monkeypatch.setattr(outbox, "release", lambda token, keep=None: None)  # a dead process cleans nothing
 
     with time_machine.travel(at(1), tick=False), pytest.raises(Killed):
         run_command(batch_size=10)

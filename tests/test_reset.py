@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa.companies import reset, reset_rule
 from wagtail_company_mfa.models import (
     AuthenticatorDevice,
     CompanyMembership,
@@ -29,6 +29,8 @@ from wagtail_company_mfa.models import (
     RecoveryCodeDevice,
     UserSession,
 )
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
+from wagtail_company_mfa.recovery_codes import flows as recovery_flows
 
 pytestmark = pytest.mark.django_db
 
@@ -91,14 +93,14 @@ def test_company_admin_resets_a_member(client, tenants, django_capture_on_commit
     assert has_mfa(tenants.member_b)
 
     # SEC-45: on the person, with actor, company, IP and browser; and on the company, under the same UUID.
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_RESET)
+    entry = ModelLogEntry.objects.get(action=reset.ACTION_RESET)
     assert entry.object_id == str(target.pk)
     assert entry.user_id == tenants.admin_a.pk
     assert entry.data["company"] == "Acme Builders"
     assert entry.data["ip"] == "10.1.2.3"
     assert entry.data["user_agent"] == "Firefox test"
     assert entry.data["removed_authenticator"] is True
-    company_entry = ModelLogEntry.objects.get(action=flows.ACTION_MEMBER_RESET)
+    company_entry = ModelLogEntry.objects.get(action=reset.ACTION_MEMBER_RESET)
     assert company_entry.object_id == str(tenants.a.pk)
     assert company_entry.uuid == entry.uuid
     assert company_entry.data["member"] == "Alice Ames"
@@ -173,10 +175,10 @@ def test_superuser_resets_from_the_users_page_without_a_company(client, tenants)
     response = client.post(reset_url(tenants.member_b), {"confirm": "on"})
     assert response.status_code == 302
     assert response["Location"] == "/admin/users/"
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_RESET)
+    entry = ModelLogEntry.objects.get(action=reset.ACTION_RESET)
     assert entry.data["company"] == ""
     assert entry.formatter.format_message(entry) == "Two-factor authentication reset by an administrator"
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_MEMBER_RESET).exists()
+    assert not ModelLogEntry.objects.filter(action=reset.ACTION_MEMBER_RESET).exists()
 
 
 class TestRefused:
@@ -184,7 +186,7 @@ class TestRefused:
 
     def assert_untouched(self, target):
         assert has_mfa(target)
-        assert not ModelLogEntry.objects.filter(action=flows.ACTION_RESET).exists()
+        assert not ModelLogEntry.objects.filter(action=reset.ACTION_RESET).exists()
         assert mail.outbox == []
 
     def test_unticked_box(self, client, tenants):
@@ -294,13 +296,13 @@ def test_nothing_to_reset(client, tenants):
     assert "has not set up two-factor authentication: there is nothing to reset" in page
     response = client.post(reset_url(person, tenants.a), {"confirm": "on"}, follow=True)
     assert "has no two-factor authentication to reset" in response.content.decode()
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_RESET).exists()
+    assert not ModelLogEntry.objects.filter(action=reset.ACTION_RESET).exists()
 
 
 def test_reset_flow_refuses_self_whatever_the_caller():
     user = type("U", (), {"pk": 1})()
     with pytest.raises(ValueError, match="their own MFA"):
-        flows.reset_mfa(user, actor=user)
+        reset.reset_mfa(user, actor=user)
 
 
 # The Users page ---------------------------------------------------------------------------------------------
@@ -367,7 +369,6 @@ def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  
     from conftest import enroll_user, join, make_company, make_user
     from django.utils import timezone
 
-    from wagtail_company_mfa import permissions
     from wagtail_company_mfa.models import CompanyMembership
 
     company = make_company("Acme Builders", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1))
@@ -377,15 +378,15 @@ def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  
     enroll_user(volunteer)  # enrolled on their own, in no company
     join(volunteer, company, joined_at=timezone.now() + datetime.timedelta(seconds=1))
 
-    assert "before joining your company" in permissions.reset_refusal(admin, volunteer, company)
-    assert permissions.ResetChecker(admin).may_reset(volunteer) is False
-    assert permissions.reset_refusal(make_user("root", superuser=True), volunteer, company) is None
+    assert "before joining your company" in reset_rule.reset_refusal(admin, volunteer, company)
+    assert reset_rule.ResetChecker(admin).may_reset(volunteer) is False
+    assert reset_rule.reset_refusal(make_user("root", superuser=True), volunteer, company) is None
 
     member = make_user("member")
     join(member, company, joined_at=timezone.now() - datetime.timedelta(days=30))
     enroll_user(member)  # enrolled as a member of the company
-    assert permissions.reset_refusal(admin, member, company) is None
-    assert permissions.ResetChecker(admin).may_reset(member) is True
+    assert reset_rule.reset_refusal(admin, member, company) is None
+    assert reset_rule.ResetChecker(admin).may_reset(member) is True
 
 
 def replace_authenticator(client, person):
@@ -476,7 +477,7 @@ def test_reset_rule_bypassed_by_replacing_the_device_first_date_survives_regener
 
     first = MFAEnrollment.objects.get(user_id=tenants.member_a.pk).first_enrolled_at
     with time_machine.travel(timezone.now() + datetime.timedelta(days=30)):
-        flows.issue_recovery_codes(tenants.member_a)
+        recovery_flows.issue_recovery_codes(tenants.member_a)
     assert MFAEnrollment.objects.get(user_id=tenants.member_a.pk).first_enrolled_at == first
 
 

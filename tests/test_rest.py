@@ -313,7 +313,7 @@ def test_no_error_when_the_gate_covers_only_the_admin(settings):
 def test_no_error_without_rest_framework(settings, monkeypatch):
     settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [DRF_BASIC]}
     settings.ROOT_URLCONF = urlconf(path("token/", drf_obtain_auth_token))
-    monkeypatch.setattr(mfa_checks, "_rest_framework_importable", lambda: False)
+    monkeypatch.setattr(mfa_checks.rest, "_rest_framework_importable", lambda: False)
     assert run_rest_checks() == []
 
 
@@ -382,9 +382,9 @@ def test_drfs_token_endpoint_in_the_urlconf_is_an_error(settings):
 
 def test_token_check_is_off_without_the_authtoken_app(settings, monkeypatch):
     settings.ROOT_URLCONF = urlconf(path("api-token-auth/", drf_obtain_auth_token))
-    real = mfa_checks.apps.is_installed
+    real = mfa_checks.rest.apps.is_installed
     monkeypatch.setattr(
-        mfa_checks.apps, "is_installed", lambda name: name != "rest_framework.authtoken" and real(name)
+        mfa_checks.rest.apps, "is_installed", lambda name: name != "rest_framework.authtoken" and real(name)
     )
     assert mfa_checks.check_rest_token_views() == []
 

@@ -29,8 +29,11 @@ from django.test import Client
 from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
-from wagtail_company_mfa import flows, recovery_codes
+from wagtail_company_mfa.account import flows as account_flows
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice, UserSession
+from wagtail_company_mfa.recovery_codes import actions as recovery_actions
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
+from wagtail_company_mfa.totp import actions as totp_actions
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +193,7 @@ def test_get_only_shows_the_confirmation(client, enrolled_upcoming_user, url):
     assert AuthenticatorDevice.objects.filter(user=user).exists()
     assert code_is_valid(user, user.recovery_codes[0])
     assert not ModelLogEntry.objects.filter(
-        action__in=[flows.ACTION_RECOVERY_REGENERATED, flows.ACTION_DISABLED]
+        action__in=[recovery_actions.ACTION_RECOVERY_REGENERATED, account_flows.ACTION_DISABLED]
     ).exists()
     assert not mail.outbox
 
@@ -249,7 +252,7 @@ def test_new_recovery_code_voids_the_old_one_at_once(
     assert done.url == TAB_URL
     assert "Your new recovery code is saved." in text(client.get(ACCOUNT_URL))
 
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_RECOVERY_REGENERATED)
+    entry = ModelLogEntry.objects.get(action=recovery_actions.ACTION_RECOVERY_REGENERATED)
     assert entry.object_id == str(user.pk)
     assert old not in repr(entry.data)
     assert new not in repr(entry.data)
@@ -306,7 +309,7 @@ def test_turning_off_is_refused_while_required_and_says_why(
     assert "Acme Builders" in words(refused)
     assert AuthenticatorDevice.objects.filter(user=enrolled_user).exists()
     assert RecoveryCodeDevice.objects.filter(user=enrolled_user).exists()
-    assert not ModelLogEntry.objects.filter(action=flows.ACTION_DISABLED).exists()
+    assert not ModelLogEntry.objects.filter(action=account_flows.ACTION_DISABLED).exists()
     assert not mail.outbox
 
 
@@ -314,8 +317,8 @@ def test_turning_off_is_refused_by_the_flow_itself_while_required(rf, enrolled_u
     request = rf.post(DISABLE_URL)
     request.user = enrolled_user
     request.session = Client().session
-    with pytest.raises(flows.MFAStillRequired, match="Acme Builders"):
-        flows.disable_mfa(request)
+    with pytest.raises(account_flows.MFAStillRequired, match="Acme Builders"):
+        account_flows.disable_mfa(request)
     assert AuthenticatorDevice.objects.filter(user=enrolled_user).exists()
 
 
@@ -354,7 +357,7 @@ def test_turning_off_with_a_deadline_ahead(
     assert 'data-mfa-status="off"' in account.text
 
     assert signed_out(other)  # SEC-36
-    entry = ModelLogEntry.objects.get(action=flows.ACTION_DISABLED)
+    entry = ModelLogEntry.objects.get(action=account_flows.ACTION_DISABLED)
     assert entry.object_id == str(user.pk)
     assert [m.subject for m in mail.outbox] == ["Two-factor authentication was turned off on Test site"]
     assert user.recovery_codes[0] not in all_mail_text()
@@ -424,7 +427,7 @@ def test_replacing_needs_password_and_code_and_keeps_the_old_app_until_confirmed
     assert AuthenticatorDevice.objects.get(user=user).bin_key == new_phone.key
     assert signed_out(other)  # SEC-36
     assert [m.subject for m in mail.outbox] == ["Your authenticator app was replaced on Test site"]
-    assert ModelLogEntry.objects.filter(action=flows.ACTION_REPLACED, object_id=str(user.pk)).exists()
+    assert ModelLogEntry.objects.filter(action=totp_actions.ACTION_REPLACED, object_id=str(user.pk)).exists()
     dump = all_mail_text()
     assert base64.b32encode(new_phone.key).decode().rstrip("=") not in dump  # SEC-44
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import PASSWORD, days_from_today, enroll_user, join, make_company, make_user, sign_in
 from django.test import Client
 
-from wagtail_company_mfa import session
+from wagtail_company_mfa.base import registry
 from wagtail_company_mfa.models import UserSession
 
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_a_rotated_session_the_registry_had_missed_is_added(verified_client, enr
 def test_follow_key_drops_the_row_of_a_session_now_signed_out(enrolled_user):
     UserSession.objects.create(session_key="old-key-0123456789", user=enrolled_user)
 
-    session.follow_key("old-key-0123456789", None, None)
+    registry.follow_key("old-key-0123456789", None, None)
 
     assert not UserSession.objects.exists()
 
@@ -127,7 +127,7 @@ def test_follow_key_never_gives_the_new_key_to_the_previous_user(enrolled_user, 
     UserSession.objects.create(session_key="old-key-0123456789", user=enrolled_user)
     UserSession.objects.create(session_key="new-key-0123456789", user=other_user)
 
-    session.follow_key("old-key-0123456789", "new-key-0123456789", other_user.pk)
+    registry.follow_key("old-key-0123456789", "new-key-0123456789", other_user.pk)
 
     assert list(UserSession.objects.values_list("session_key", "user_id")) == [
         ("new-key-0123456789", other_user.pk)

@@ -4,7 +4,7 @@ import pytest
 from conftest import password_login, verify_with_code
 from django.test import Client
 
-from wagtail_company_mfa import session
+from wagtail_company_mfa.base import registry
 from wagtail_company_mfa.models import UserSession
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def test_end_sessions_signs_out_every_other_browser(verified_client, enrolled_us
     assert other.get("/admin/").status_code == 302  # pending, but signed in
     keep = verified_client.session.session_key
 
-    ended = session.end_sessions(enrolled_user, keep=keep)
+    ended = registry.end_sessions(enrolled_user, keep=keep)
 
     assert ended == 1
     assert verified_client.get("/admin/").status_code == 200
@@ -43,6 +43,6 @@ def test_end_sessions_signs_out_every_other_browser(verified_client, enrolled_us
 def test_other_users_sessions_are_untouched(verified_client, enrolled_user, other_user):
     bystander = Client()
     password_login(bystander, other_user)
-    session.end_sessions(enrolled_user)
+    registry.end_sessions(enrolled_user)
     assert bystander.get("/admin/").status_code == 200
     assert verified_client.get("/admin/").url.startswith("/admin/login/")

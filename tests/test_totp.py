@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.hashes import SHA1, SHA256, SHA512
 
-from wagtail_company_mfa import totp
+from wagtail_company_mfa.totp import algorithm as totp
 
 SEED_SHA1 = b"12345678901234567890"
 SEED_SHA256 = b"12345678901234567890123456789012"

@@ -11,7 +11,8 @@ from conftest import PASSWORD, Authenticator, enroll_user, make_user, password_l
 from django.test import Client
 from django.urls import reverse
 
-from wagtail_company_mfa import flows
+from wagtail_company_mfa import factors
+from wagtail_company_mfa.base import verification
 from wagtail_company_mfa.models import AuthenticatorDevice
 
 pytestmark = pytest.mark.django_db
@@ -279,7 +280,7 @@ def test_reset_takes_effect_on_the_next_request(verified_client, enrolled_user):
     response = verified_client.get("/admin/")
     assert response.status_code == 302
     assert response.url.startswith("/admin/company-mfa/required/")
-    assert flows.is_enrolled(enrolled_user) is False
+    assert factors.is_enrolled(enrolled_user) is False
 
 
 def test_wrong_password_never_reaches_the_code_step(client, enrolled_user):
@@ -300,12 +301,14 @@ def test_replay_is_audit_logged_as_a_replay(enrolled_user):  # SEC-05, SEC-45
     password_login(second, enrolled_user)
     verify_with_code(second, code)
     assert (
-        ModelLogEntry.objects.filter(action=flows.ACTION_REPLAYED, object_id=str(enrolled_user.pk)).count()
+        ModelLogEntry.objects.filter(
+            action=verification.ACTION_REPLAYED, object_id=str(enrolled_user.pk)
+        ).count()
         == 1
     )
     # A merely wrong code is not called a replay.
     verify_with_code(second, wrong_code(enrolled_user.phone))
-    assert ModelLogEntry.objects.filter(action=flows.ACTION_REPLAYED).count() == 1
+    assert ModelLogEntry.objects.filter(action=verification.ACTION_REPLAYED).count() == 1
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 """
-The gate: a password-only session of a user who must use MFA reaches nothing but the allow-list (SPEC §4,
-SEC-28).
+The gate: a password-only session of a user who must use MFA reaches nothing but the allow-list (SEC-28).
 
 Place it right after ``django_otp.middleware.OTPMiddleware``. It wraps ``request.user`` lazily as the request
 comes in, so everything that reads the user later (the view, decorators, templates, the 404 page and any
@@ -17,179 +16,24 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.staticfiles import views as staticfiles_views
-from django.core.signals import setting_changed
 from django.db import DatabaseError
-from django.dispatch import receiver
 from django.http import JsonResponse
-from django.shortcuts import redirect, resolve_url
-from django.urls import (
-    NoReverseMatch,
-    Resolver404,
-    URLResolver,
-    get_resolver,
-    get_script_prefix,
-    get_urlconf,
-    reverse,
-)
-from django.urls import resolve as resolve_path
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
-from django.utils.translation import gettext_lazy
-from django.views import static as static_views
 
-from . import flows, session
-from .conf import mfa_settings
-from .policy import requirement_for
-from .urls import PENDING_URL_NAMES
+from .base import gate, registry
+from .base.gate import EXPIRED, MESSAGES, MFA_PAGES, is_json, wants_json
+from .base.pending import PENDING_URL_NAMES
 
 logger = logging.getLogger(__name__)
-
-#: URL names a password-only session may always reach, besides this app's own MFA pages.
-ALLOWED_URL_NAMES = frozenset(
-    {
-        "wagtailadmin_login",
-        "wagtailadmin_logout",
-        "wagtailadmin_password_reset",
-        "wagtailadmin_password_reset_done",
-        "wagtailadmin_password_reset_confirm",
-        "wagtailadmin_password_reset_complete",
-        "wagtailadmin_javascript_catalog",
-        "wagtailadmin_sprite",
-        "admin:logout",
-    }
-)
-
-VERIFY = "verify"
-ENROLL = "enroll"
-SAVE_CODES = "save_codes"
-EXPIRED = "expired"
-
-#: Where each pending action is done.
-MFA_PAGES = {
-    VERIFY: "wagtail_company_mfa:verify",
-    ENROLL: "wagtail_company_mfa:required",
-    SAVE_CODES: "wagtail_company_mfa:save_codes",
-}
-MESSAGES = {
-    VERIFY: gettext_lazy("Enter the code from your authenticator app to continue."),
-    ENROLL: gettext_lazy("Set up two-factor authentication to continue."),
-    SAVE_CODES: gettext_lazy("Confirm that you have saved your recovery code to continue."),
-    EXPIRED: gettext_lazy("Your sign-in has expired. Please sign in again."),
-}
-
-
-#: URL names of the pages that ask a visitor to sign in (Wagtail's admin login, Wagtail's login for private
-#: pages). Django admin sites are recognised by their ``admin`` app name (see :func:`is_login_match`).
-LOGIN_URL_NAMES = frozenset({"wagtailadmin_login", "wagtailcore_login"})
-
-#: Views that serve static and media files, which a pending session may always reach (SEC-28). Compared by the
-#: resolved view function, so a page or a view that merely lives under ``STATIC_URL``/``MEDIA_URL`` is gated.
-FILE_VIEWS = (static_views.serve, staticfiles_views.serve)
-
-#: The URLconf module whose views make up the Wagtail admin, for ``ENFORCE = "admin"``.
-WAGTAIL_ADMIN_URLCONF = "wagtail.admin.urls"
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """What the gate needs from settings, worked out once (not on every request)."""
-
-    #: URL names a pending session may reach.
-    allowed_names: frozenset[str]
-    #: Only the Wagtail admin is gated (``ENFORCE = "admin"``); otherwise the whole site is.
-    admin_only: bool
-    #: The login pages the site's settings name (``LOGIN_URL``, ``WAGTAILADMIN_LOGIN_URL``,
-    #: ``WAGTAIL_FRONTEND_LOGIN_URL``), as paths, or ``host/path`` for a login page on another host.
-    login_urls: frozenset[str]
-
-
-def _login_url_key(url: str, host: str | None = None) -> str:
-    parts = urlsplit(url)
-    if parts.netloc and parts.netloc != host:
-        return f"{parts.netloc}{parts.path}"
-    return parts.path
-
-
-@functools.cache
-def gate_config() -> GateConfig:
-    login_urls = set()
-    for name in ("LOGIN_URL", "WAGTAILADMIN_LOGIN_URL", "WAGTAIL_FRONTEND_LOGIN_URL"):
-        value = getattr(settings, name, None)
-        if not value:
-            continue
-        try:
-            login_urls.add(_login_url_key(str(resolve_url(value))))
-        except NoReverseMatch:
-            continue
-    return GateConfig(
-        allowed_names=ALLOWED_URL_NAMES | PENDING_URL_NAMES | mfa_settings.ALLOWED_URL_NAMES,
-        admin_only=mfa_settings.ENFORCE == "admin",
-        login_urls=frozenset(login_urls),
-    )
-
-
-@functools.cache
-def admin_views(resolver: URLResolver) -> frozenset:
-    """
-    Every view the Wagtail admin's URLconf serves under ``resolver``, wherever (and however often) it is
-    included: with a language prefix from ``i18n_patterns``, under any path, with any namespace. Viewsets
-    and ``register_admin_urls`` hooks (snippets, the Companies admin) are part of that URLconf.
-    """
-    found = set()
-
-    def collect(patterns, inside_admin):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                module = pattern.urlconf_module
-                name = getattr(module, "__name__", pattern.urlconf_name)
-                collect(pattern.url_patterns, inside_admin or name == WAGTAIL_ADMIN_URLCONF)
-            elif inside_admin:
-                found.add(pattern.callback)
-
-    collect(resolver.url_patterns, False)
-    return frozenset(found)
-
-
-@receiver(setting_changed)
-def _forget_gate_config(setting, **kwargs):
-    if setting.startswith("WAGTAIL_COMPANY_MFA_") or setting in (
-        "ROOT_URLCONF",
-        "LOGIN_URL",
-        "WAGTAILADMIN_LOGIN_URL",
-        "WAGTAIL_FRONTEND_LOGIN_URL",
-    ):
-        gate_config.cache_clear()
-        admin_views.cache_clear()
-
-
-def _view_function(func):
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
-
-
-def is_login_match(match) -> bool:
-    """Whether a resolved URL is a page that asks the visitor to sign in."""
-    if match.view_name in LOGIN_URL_NAMES:
-        return True
-    # Every Django admin site (``admin.site`` or another AdminSite) has the app name "admin".
-    return match.url_name == "login" and "admin" in match.app_names
-
-
-def wants_json(request) -> bool:
-    if request.headers.get("x-requested-with") == "XMLHttpRequest":
-        return True
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 class CompanyMFAMiddleware:
@@ -250,6 +94,17 @@ class CompanyMFAMiddleware:
         if auser is not None:
             request.auser = functools.partial(self._agate, request, auser)
 
+    # The decision itself lives in base/gate.py; these keep the middleware's own names for it.
+
+    def is_gated(self, request) -> bool:
+        return gate.is_gated(request)
+
+    def asks_to_sign_in(self, request, response) -> bool:
+        return gate.asks_to_sign_in(request, response)
+
+    def pending_action(self, request, user) -> str | None:
+        return gate.pending_action(request, user)
+
     def _pending_has_expired(self, request) -> bool:
         """Whether this session owes a second factor and has waited for it longer than ``PENDING_TIMEOUT``."""
         user = getattr(request, "user", None)
@@ -281,7 +136,7 @@ class CompanyMFAMiddleware:
         if not key_before or key_after == key_before:
             return
         try:
-            session.follow_key(key_before, key_after, session.session_user_id(request.session))
+            registry.follow_key(key_before, key_after, registry.session_user_id(request.session))
         except DatabaseError:
             # The response is already made; a registry that could not be updated must not turn it into a
             # 500. The reset and device checks on every request (SEC-36) do not depend on the registry.
@@ -316,75 +171,6 @@ class CompanyMFAMiddleware:
         if decided is not None:
             return decided
         return await sync_to_async(self._gate)(request, await auser())
-
-    def is_gated(self, request) -> bool:
-        """
-        Whether this request's view is behind the gate. Decided by the resolved view, never by path prefix
-        (SEC-28): the allow-listed URL names, Django's static-file views, and for ``ENFORCE = "admin"`` only
-        the Wagtail admin's own views. A path that resolves to no view (the 404 page) is gated.
-        """
-        config = gate_config()
-        urlconf = getattr(request, "urlconf", None) or get_urlconf()
-        match = request.resolver_match
-        if match is None:
-            # Read before the URL was resolved (by a later middleware), or for a path that matches nothing.
-            try:
-                match = resolve_path(request.path_info, urlconf)
-            except Resolver404:
-                return True
-        if match.view_name in config.allowed_names:
-            return False
-        if _view_function(match.func) in FILE_VIEWS:
-            return False
-        if config.admin_only:
-            return match.func in admin_views(get_resolver(urlconf))
-        return True
-
-    def asks_to_sign_in(self, request, response) -> bool:
-        """
-        Whether ``response`` is what an anonymous visitor gets for "sign in first": a 401 or 403, a redirect
-        to a login page, or the login page itself (a visitor who has signed in must finish, not start again).
-        """
-        if response.status_code in (401, 403):
-            return True
-        match = request.resolver_match
-        if match is not None and is_login_match(match):
-            return True
-        location = response.get("Location") if 300 <= response.status_code < 400 else None
-        return bool(location) and self.is_login_url(request, location)
-
-    def is_login_url(self, request, url: str) -> bool:
-        """Whether ``url`` (with or without a query) leads to a login page, compared by resolved path."""
-        url = urljoin(request.path, url)
-        host = request.get_host()
-        key = _login_url_key(url, host)
-        if key in gate_config().login_urls:
-            return True
-        if key != urlsplit(url).path:
-            return False  # another host
-        prefix = get_script_prefix()
-        path = "/" + key[len(prefix) :] if key.startswith(prefix) else key
-        try:
-            match = resolve_path(path, getattr(request, "urlconf", None) or get_urlconf())
-        except Resolver404:
-            return False
-        return is_login_match(match)
-
-    def pending_action(self, request, user) -> str | None:
-        """What this session must do before it may go on, or ``None`` if nothing."""
-        if user.is_verified():
-            # Freshly issued recovery codes must be saved before anything else.
-            return SAVE_CODES if session.has_unsaved_codes(request.session) else None
-        # SEC-26: a user with an authenticator is always asked for it, whatever the policy says.
-        if flows.is_enrolled(user):
-            action = VERIFY
-        elif requirement_for(user).is_required:
-            action = ENROLL
-        else:
-            return None
-        if session.pending_has_expired(request.session):
-            return EXPIRED
-        return action
 
     def deny(self, request, action: str, response=None):
         """
@@ -422,8 +208,3 @@ class CompanyMFAMiddleware:
             return self.deny(request, EXPIRED, response)
         logout(request)
         return response
-
-
-def is_json(response) -> bool:
-    content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
-    return content_type == "application/json" or content_type.endswith("+json")

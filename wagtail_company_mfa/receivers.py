@@ -1,8 +1,16 @@
 """Signal receivers, connected in ``AppConfig.ready()``."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
-from . import emails, session, signals
+from . import signals
+from .account import dashboard
+from .base import pending, reauth, registry
+from .base.users import display_name
+from .companies.permissions import forget_cached_membership
+from .models import CompanyMembership
+from .notices import delivery, emails, planning
 
 # The ``user_logged_in`` / ``user_logged_out`` receivers use the signal's ``user`` argument, never
 # ``request.user``: ``login()`` sets ``request.user`` only if the request already has one, and Django's test
@@ -16,16 +24,16 @@ def remember_password_step(sender, request, user, **kwargs):
     re-authentication window (SEC-25).
     """
     if request is not None and hasattr(request, "session"):
-        session.mark_password(request.session)
-        session.mark_pending_start(request.session)
+        reauth.mark_password(request.session)
+        pending.mark_pending_start(request.session)
         if request.session.session_key is None:
             request.session.save()
-        session.track(request.session.session_key, user)
+        registry.track(request.session.session_key, user)
 
 
 def forget_session(sender, request, user, **kwargs):
     if request is not None and hasattr(request, "session"):
-        session.forget(request.session.session_key)
+        registry.forget(request.session.session_key)
 
 
 # Out-of-band notifications (SEC-27). Each is an ordinary receiver: a site can disconnect it and send its own.
@@ -44,7 +52,7 @@ def email_throttled(sender, user, failure_count, first=False, **kwargs):
         emails.send(user, "throttled", {"failure_count": failure_count})
 
 
-# Security tab changes, policy notices and the upcoming-deadline reminder (issue 4).
+# Security tab changes, policy notices and the upcoming-deadline reminder.
 
 
 def email_disabled(sender, user, **kwargs):
@@ -57,14 +65,10 @@ def email_recovery_codes_regenerated(sender, user, **kwargs):
 
 def announce_policy_change(sender, company, changes, actor=None, request=None, **kwargs):
     """Email the company's members when it turns Require MFA on with a date, or moves the date."""
-    from django.db import transaction
-
-    from . import reminders
-
-    if reminders.policy_change_needs_notice(company, changes):
+    if planning.policy_change_needs_notice(company, changes):
         company_id = company.pk
         # robust: a failure here is logged; the policy change it reports is already committed.
-        transaction.on_commit(lambda: reminders.announce_policy(company_id), robust=True)
+        transaction.on_commit(lambda: delivery.announce_policy(company_id), robust=True)
 
 
 def email_requirement_lifted(sender, company, changes, actor=None, request=None, **kwargs):
@@ -72,10 +76,6 @@ def email_requirement_lifted(sender, company, changes, actor=None, request=None,
     Tell the company's other administrators when Require MFA is switched off (SEC-39): lowering a company's
     protection should never go unnoticed, whoever did it.
     """
-    from django.db import transaction
-
-    from .models import CompanyMembership
-
     old, new = changes.get("require_mfa", (None, None))
     if not (old and not new):
         return
@@ -95,20 +95,16 @@ def email_requirement_lifted(sender, company, changes, actor=None, request=None,
 
 def remind_upcoming_at_login(sender, request, user, **kwargs):
     """Once per session, at sign-in: a warning message if the user has a deadline ahead and no MFA yet."""
-    from . import components
-
     # A message needs MessageMiddleware's storage on the request; a bare request (the test client's) has none.
     if request is not None and hasattr(request, "session") and hasattr(request, "_messages"):
-        components.remind_once_per_session(request, user)
+        dashboard.remind_once_per_session(request, user)
 
 
-# Company administration (issue 5).
+# Company administration.
 
 
 def email_reset(sender, user, actor=None, company=None, **kwargs):
-    """Tell a person at once that an administrator reset their MFA (SEC-27, SECURITY decision 5)."""
-    from .permissions import display_name
-
+    """Tell a person at once that an administrator reset their MFA (SEC-27)."""
     emails.send(
         user,
         "reset",
@@ -138,11 +134,6 @@ def connect():
 
 
 def _connect_company_administration():
-    from django.db.models.signals import post_delete, post_save
-
-    from .models import CompanyMembership
-    from .permissions import forget_cached_membership
-
     # The Companies menu caches "is this person a company administrator?" (permissions.shows_companies_menu).
     for signal, name in ((post_save, "saved"), (post_delete, "deleted")):
         signal.connect(

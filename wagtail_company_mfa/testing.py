@@ -34,7 +34,7 @@ class Enrollment:
         The code the app shows at ``at`` (a Unix time; now by default), ``steps`` 30-second steps later.
         A code is accepted once per time step, so a test that signs in twice uses ``steps=1`` the second time.
         """
-        from . import totp
+        from .totp import algorithm as totp
 
         moment = (time.time() if at is None else at) + steps * totp.STEP
         return totp.code_at(self.key, moment)
@@ -46,17 +46,19 @@ def enroll(user, *, recovery_codes: bool = True) -> Enrollment:
     finished enrollment would, without the setup pages, emails or audit log entries. A user already enrolled
     keeps their device: the returned ``Enrollment`` wraps it, with no recovery codes (they are stored hashed).
     """
-    from . import flows, totp
     from .models import AuthenticatorDevice
+    from .recovery_codes.flows import issue_recovery_codes
+    from .totp import algorithm as totp
+    from .totp.flows import authenticator_for
 
-    existing = flows.authenticator_for(user)
+    existing = authenticator_for(user)
     if existing is not None:
         return Enrollment(device=existing, key=existing.bin_key)
     key = totp.generate_key()
     device = AuthenticatorDevice(user=user, name="Authenticator app", confirmed=True)
     device.set_key(key)
     device.save()
-    codes = flows.issue_recovery_codes(user) if recovery_codes else []
+    codes = issue_recovery_codes(user) if recovery_codes else []
     return Enrollment(device=device, key=key, recovery_codes=codes)
 
 
@@ -68,7 +70,7 @@ def login_verified(client, user, *, backend: str | None = None) -> Enrollment:
     """
     from django_otp import DEVICE_ID_SESSION_KEY
 
-    from . import session
+    from .base import reauth
 
     enrollment = enroll(user)
     # force_login sends user_logged_in, so the package's receivers record the password step and register
@@ -77,6 +79,6 @@ def login_verified(client, user, *, backend: str | None = None) -> Enrollment:
     store = client.session
     # What django_otp.login() writes into the session; OTPMiddleware reads it on every request.
     store[DEVICE_ID_SESSION_KEY] = enrollment.device.persistent_id
-    session.mark_mfa(store)
+    reauth.mark_mfa(store)
     store.save()
     return enrollment

@@ -1,45 +1,33 @@
 from django.urls import path
 
-from .views import enroll, enroll_email, login, security
+from .account import views as account
+from .base import email_confirmation_views as enroll_email
+from .base import views as base
+from .recovery_codes import views as recovery_codes
+from .totp import views as totp
 
 app_name = "wagtail_company_mfa"
 
+# Which of these a session may reach before its second factor is done: base/pending.py (PENDING_URL_NAMES).
 urlpatterns = [
-    path("verify/", login.VerifyView.as_view(), name="verify"),
-    path("verify/recovery-code/", login.RecoveryView.as_view(), name="recovery"),
-    path("required/", login.RequiredView.as_view(), name="required"),
-    path("reauthenticate/", enroll.ReauthView.as_view(), name="reauth"),
-    path("enroll/", enroll.EnrollView.as_view(), name="enroll"),
+    path("verify/", totp.VerifyView.as_view(), name="verify"),
+    path("verify/recovery-code/", recovery_codes.RecoveryView.as_view(), name="recovery"),
+    path("required/", base.RequiredView.as_view(), name="required"),
+    path("reauthenticate/", base.ReauthView.as_view(), name="reauth"),
+    path("enroll/", totp.EnrollView.as_view(), name="enroll"),
     path("enroll/confirm-email/", enroll_email.EnrollEmailView.as_view(), name="enroll_email"),
     path(
         "enroll/confirm-email/<str:token>/",
         enroll_email.EnrollEmailConfirmView.as_view(),
         name="enroll_email_confirm",
     ),
-    path("recovery-code/", login.SaveCodesView.as_view(), name="save_codes"),
-    path("recovery-code/download/", login.DownloadCodesView.as_view(), name="download_codes"),
-    # The Security tab's own changes (issue 4): not pending pages, a verified session is required.
+    path("recovery-code/", recovery_codes.SaveCodesView.as_view(), name="save_codes"),
+    path("recovery-code/download/", recovery_codes.DownloadCodesView.as_view(), name="download_codes"),
+    # The Security tab's own changes: not pending pages, a verified session is required.
     path(
         "security/new-recovery-code/",
-        security.RegenerateCodesView.as_view(),
+        account.RegenerateCodesView.as_view(),
         name="security_regenerate_codes",
     ),
-    path("security/turn-off/", security.DisableView.as_view(), name="security_disable"),
+    path("security/turn-off/", account.DisableView.as_view(), name="security_disable"),
 ]
-
-#: The pages a session may reach before its second factor is done. Each one checks for itself what the
-#: session may do there (for example, enrolling is refused to a user who already has an authenticator).
-PENDING_URL_NAMES = frozenset(
-    f"{app_name}:{name}"
-    for name in (
-        "verify",
-        "recovery",
-        "required",
-        "reauth",
-        "enroll",
-        "enroll_email",
-        "enroll_email_confirm",
-        "save_codes",
-        "download_codes",
-    )
-)

@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from .. import flows
-from ..policy import requirement_for
+from .. import factors
+from ..companies.policy import requirement_for
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +42,12 @@ ERROR_CODE = "mfa_required"
 
 def must_use_mfa(user) -> bool:
     """
-    Whether a password alone is not enough for ``user``: they have a confirmed authenticator (SEC-26: they are
+    Whether a password alone is not enough for ``user``: they are enrolled (SEC-26: they are
     always asked for it) or their companies require MFA now. Anything that fails while deciding counts as
     "yes" (SEC-46).
     """
     try:
-        return flows.is_enrolled(user) or requirement_for(user).is_required
+        return factors.is_enrolled(user) or requirement_for(user).is_required
     except Exception:
         logger.exception("wagtail-company-mfa could not decide on an API credential; refusing it.")
         return True

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from wagtail_company_mfa import flows
-from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCodeDevice
-from wagtail_company_mfa.permissions import display_name
+from wagtail_company_mfa import factors
+from wagtail_company_mfa.base.users import display_name
+from wagtail_company_mfa.companies.reset import reset_mfa
 
 
 class Command(BaseCommand):
@@ -53,10 +53,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, user, interactive, verbosity=1, **options):
         target = self.find_user(user.strip())
-        has_authenticator = AuthenticatorDevice.objects.filter(user_id=target.pk).exists()
-        has_codes = RecoveryCodeDevice.objects.filter(user_id=target.pk).exists()
         label = f"{display_name(target)} ({target.get_username()})"
-        if not has_authenticator and not has_codes:
+        # Any device of any factor, confirmed or not.
+        if not factors.factors_of(target, confirmed=False):
             self.stdout.write(f"{label} has no two-factor authentication to reset. Their sessions are kept.")
             return
         if interactive:
@@ -66,7 +65,7 @@ class Command(BaseCommand):
             )
             if answer.strip().lower() != "yes":
                 raise CommandError("Reset cancelled: nothing was changed.")
-        result = flows.reset_mfa(target, actor=None, company=None, via="command", details=_who_ran_it())
+        result = reset_mfa(target, actor=None, company=None, via="command", details=_who_ran_it())
         if verbosity >= 1:
             self.stdout.write(
                 self.style.SUCCESS(

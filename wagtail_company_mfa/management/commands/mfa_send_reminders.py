@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from wagtail_company_mfa import reminders
 from wagtail_company_mfa.conf import mfa_settings
+from wagtail_company_mfa.notices import delivery as reminders
+from wagtail_company_mfa.notices import outbox
 
 
 class Command(BaseCommand):
@@ -42,5 +43,5 @@ class Command(BaseCommand):
             )
         if report.failed:
             raise CommandError(
-                f"{report.failed} email(s) could not be sent after {reminders.MAX_ATTEMPTS} tries."
+                f"{report.failed} email(s) could not be sent after {outbox.MAX_ATTEMPTS} tries."
             )

@@ -5,8 +5,8 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from wagtail_company_mfa.companies.enrollment import EnrollmentSummary, member_queryset, member_rows
 from wagtail_company_mfa.models import Company
-from wagtail_company_mfa.views.reports import EnrollmentSummary, member_queryset, member_rows
 
 
 class Command(BaseCommand):

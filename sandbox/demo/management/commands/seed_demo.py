@@ -21,7 +21,6 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from wagtail_company_mfa import recovery_codes
 from wagtail_company_mfa.models import (
     AuthenticatorDevice,
     Company,
@@ -29,6 +28,7 @@ from wagtail_company_mfa.models import (
     RecoveryCodeDevice,
 )
 from wagtail_company_mfa.policy import Requirement, Status, requirement_for
+from wagtail_company_mfa.recovery_codes import codes as recovery_codes
 
 #: Every demo account's password.
 PASSWORD = "mfa-demo-2026"
@@ -288,7 +288,7 @@ class Command(BaseCommand):
         codes_device = RecoveryCodeDevice.objects.filter(user=user).first()
         if new_recovery_code or codes_device is None or codes_device.unused_count == 0:
             # Imported here so that the rest of the command does not depend on the flows module.
-            from wagtail_company_mfa.flows import issue_recovery_codes
+            from wagtail_company_mfa.recovery_codes.flows import issue_recovery_codes
 
             codes = issue_recovery_codes(user)
             self.changes.append(f"{label}: new recovery code issued")

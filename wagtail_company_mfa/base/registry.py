@@ -1,0 +1,95 @@
+"""
+Which sessions a user has, so that a security change can end them on every app server (SEC-36). Written at
+sign-in and when the session key rotates; never read per request.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import UserSession
+
+
+def track(session_key: str | None, user) -> None:
+    """
+    Remember the session ``session_key`` as one of ``user``'s sessions.
+
+    Takes the user explicitly: at ``user_logged_in`` the request may not have a ``user`` attribute at all
+    (Django's test client logs in with a bare ``HttpRequest``, and so may other callers of ``login()``).
+    """
+    user_id = getattr(user, "pk", None)
+    if not session_key or user_id is None:
+        return
+    UserSession.objects.update_or_create(session_key=session_key, defaults={"user_id": user_id})
+    # Forget sessions that have expired anyway, so the table stays as small as the set of live sessions.
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    UserSession.objects.filter(user_id=user_id, created_at__lt=cutoff).delete()
+
+
+def follow_key(old_key: str | None, new_key: str | None, user_id) -> None:
+    """
+    Keep the registry true after a session changed its key from ``old_key`` to ``new_key`` (``cycle_key()``,
+    e.g. ``update_session_auth_hash`` on a password or account change). ``user_id`` is who the session now
+    belongs to, or ``None`` if nobody. A row for a key that no longer exists is never left behind, and a
+    signed-in session the registry had missed is added, so "end my other sessions" cannot miss it (SEC-36).
+    """
+    if not old_key or old_key == new_key:
+        return  # a new session: the sign-in receiver registered it
+    with transaction.atomic():
+        old_rows = UserSession.objects.filter(session_key=old_key)
+        # A row for the new key already exists when ``retrack`` followed it, or the sign-in registered it.
+        # Otherwise move the row (keeping when the sign-in was), or add the session the registry had missed.
+        if (
+            new_key
+            and user_id is not None
+            and not UserSession.objects.filter(session_key=new_key).exists()
+            and not old_rows.filter(user_id=user_id).update(session_key=new_key)
+        ):
+            UserSession.objects.create(session_key=new_key, user_id=user_id)
+        old_rows.delete()
+
+
+def retrack(request, old_key: str | None) -> None:
+    """Follow the session to its new key after ``cycle_key()`` in this request."""
+    follow_key(old_key, request.session.session_key, session_user_id(request.session))
+
+
+def session_user_id(session):
+    """The primary key of the user ``session`` is signed in as (as the user model's type), or ``None``."""
+    value = session.get(SESSION_KEY)
+    if value is None:
+        return None
+    try:
+        return get_user_model()._meta.pk.to_python(value)
+    except ValidationError:  # a session the auth framework would not accept either
+        return None
+
+
+def forget(session_key: str | None) -> None:
+    if session_key:
+        UserSession.objects.filter(session_key=session_key).delete()
+
+
+def end_sessions(user, *, keep: str | None = None) -> int:
+    """
+    End every session of ``user`` except the one with key ``keep``, whatever app server holds it: the session
+    data is deleted from the session store, so its next request is anonymous. Returns how many were ended.
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    for row in UserSession.objects.filter(user_id=user.pk).exclude(session_key=keep or ""):
+        store_class(session_key=row.session_key).delete()
+        row.delete()
+        ended += 1
+    return ended
+
+
+def end_other_sessions(request) -> int:
+    """End every session of the signed-in user except this one, on every app server (SEC-36)."""
+    return end_sessions(request.user, keep=request.session.session_key)

@@ -1,0 +1,112 @@
+"""
+The pages every factor shares: "Two-factor authentication required" (enroll before going on) and "Enter
+your password" (re-authentication, SEC-25).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, TemplateView
+
+from .. import factors
+from ..companies.policy import requirement_for
+from ..totp import flows as totp_flows
+from ..totp.forms import CodeForm
+from . import reauth
+from .forms import PasswordForm
+from .session import PREFIX
+from .view_helpers import (
+    UnavailableAuthenticatorMixin,
+    busy_message,
+    mfa_view,
+    retry_message,
+    safe_next_url,
+    with_next,
+    wrong_code_message,
+)
+
+#: Wrong passwords on "Enter your password" in this session; at MAX_REAUTH_FAILURES the session ends.
+REAUTH_FAILURES = PREFIX + "reauth_failures"
+MAX_REAUTH_FAILURES = 5
+
+
+@mfa_view
+class RequiredView(TemplateView):
+    """ "Two-factor authentication required": the user must enroll before going on."""
+
+    template_name = "wagtail_company_mfa/required.html"
+
+    def get(self, request, *args, **kwargs):
+        if factors.is_enrolled(request.user):
+            return redirect(with_next(request, reverse("wagtail_company_mfa:verify")))
+        self.requirement = requirement_for(request.user)
+        if not self.requirement.is_required:
+            return redirect(safe_next_url(request))
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            requirement=self.requirement,
+            next=safe_next_url(self.request),
+            enroll_url=with_next(self.request, reverse("wagtail_company_mfa:enroll")),
+        )
+        return context
+
+
+@mfa_view
+class ReauthView(UnavailableAuthenticatorMixin, FormView):
+    """
+    "Enter your password" (SEC-25): asked before enrolling or changing MFA unless the password was entered
+    in the last ``REAUTH_TIMEOUT`` seconds. An enrolled user also gives a current code.
+    """
+
+    template_name = "wagtail_company_mfa/reauth.html"
+    form_class = PasswordForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.needs_code = request.user.is_verified() and not reauth.mfa_is_recent(request.session)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["next"] = safe_next_url(self.request)
+        if self.needs_code:
+            context["code_form"] = kwargs.get("code_form") or CodeForm(prefix="mfa")
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = self.get_form()
+        code_form = CodeForm(request.POST, prefix="mfa") if self.needs_code else None
+        if form.has_error("password", "invalid_password") and self._too_many_wrong_passwords():
+            # Guessing the password from a stolen session ends the session (SEC-10 spirit, SEC-25).
+            logout(request)
+            messages.error(request, _("Too many wrong passwords. Sign in again."))
+            return redirect("wagtailadmin_login")
+        if not form.is_valid() or (code_form is not None and not code_form.is_valid()):
+            return self.render_to_response(self.get_context_data(form=form, code_form=code_form))
+        if code_form is not None:
+            attempt = totp_flows.verify_authenticator(request, code_form.cleaned_data["code"])
+            if not attempt.ok:
+                if attempt.busy:
+                    code_form.add_error("code", busy_message())
+                elif not attempt.refused:
+                    code_form.add_error("code", wrong_code_message())
+                if attempt.locked_until:
+                    code_form.add_error("code", retry_message(attempt.locked_until))
+                return self.render_to_response(self.get_context_data(form=form, code_form=code_form))
+        request.session.pop(REAUTH_FAILURES, None)
+        reauth.mark_password(request.session)
+        return redirect(safe_next_url(request))
+
+    def _too_many_wrong_passwords(self) -> bool:
+        failures = self.request.session.get(REAUTH_FAILURES, 0) + 1
+        self.request.session[REAUTH_FAILURES] = failures
+        return failures >= MAX_REAUTH_FAILURES

@@ -1,0 +1,1 @@
+"""Companies: their MFA policy, who may administer them, their members, reports and resets."""

@@ -1,0 +1,303 @@
+"""
+Forms and panels of the company administration.
+
+None of them lets a company administrator set a field the screen does not show (mass assignment, SEC-41):
+the company of a membership always comes from the URL, never from the submitted data; the member forms
+carry only a role and an active flag; the company form leaves out the name and slug unless the user manages
+every company (Wagtail's panel permissions remove the fields from the form itself, not just from the page).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import zoneinfo
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, Panel
+
+from ..models import CompanyMembership
+from . import permissions
+from .enrollment import summarize, summary_sentence, user_fields, user_name_ordering, user_search_fields
+
+#: Fewer characters than this in the member search finds nobody, so the list of users cannot be read off.
+MIN_SEARCH_LENGTH = 2
+#: At most this many people are listed for one member search.
+MAX_SEARCH_RESULTS = 20
+
+
+@functools.cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class CompanyForm(WagtailAdminModelForm):
+    """The company and its MFA policy. The time zone is picked from a list of IANA names."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "time_zone" in self.fields:
+            self.fields["time_zone"].widget = forms.Select(choices=time_zone_choices())
+
+
+class PolicyPreviewPanel(Panel):
+    """
+    What the policy means, in words, computed on the server (no JavaScript): "From 3 March 2027, 42 members
+    must use MFA; 17 have enrolled.", the instant the date starts in the company's time zone and in the
+    editing administrator's own, and what saving will do. Shown when editing an existing company, for its
+    saved policy.
+    """
+
+    def __init__(self, report_url_name: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.report_url_name = report_url_name
+
+    def clone_kwargs(self):
+        return {**super().clone_kwargs(), "report_url_name": self.report_url_name}
+
+    class BoundPanel(Panel.BoundPanel):
+        template_name = "wagtail_company_mfa/companies/policy_preview_panel.html"
+
+        def is_shown(self):
+            return self.instance is not None and self.instance.pk is not None
+
+        def report_url(self) -> str:
+            if not self.panel.report_url_name:
+                return ""
+            return reverse(self.panel.report_url_name, args=[self.instance.pk])
+
+        def get_context_data(self, parent_context=None):
+            context = super().get_context_data(parent_context)
+            # The saved policy: after a rejected submission the instance holds the submitted values, some of
+            # which may be invalid (an unknown time zone, the switch on without a date).
+            company = type(self.instance)._default_manager.get(pk=self.instance.pk)
+            now = timezone.now()
+            summary = summarize(company, now=now)
+            context.update(
+                company=company,
+                summary=summary,
+                sentence=summary_sentence(company, summary, now=now),
+                starts=describe_start(company),
+                report_url=(
+                    reverse(self.panel.report_url_name, args=[company.pk])
+                    if self.panel.report_url_name
+                    else ""
+                ),
+            )
+            return context
+
+
+def describe_start(company) -> dict | None:
+    """
+    When the enforcement date begins, for the preview: in the company's time zone (always 00:00) and in
+    the current (the editing administrator's) time zone, if that differs.
+    """
+    if company.enforcement_date is None:
+        return None
+    try:
+        instant = company.enforcement_starts_at
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    own_zone = timezone.get_current_timezone()
+    local = timezone.localtime(instant, own_zone)
+    company_local = instant.astimezone(company.zone)
+    return {
+        "date": date_format(company.enforcement_date, "DATE_FORMAT"),
+        "company_zone": company.time_zone,
+        "instant": instant,
+        "own_zone": timezone.get_current_timezone_name(),
+        "own_local": date_format(local, "DATETIME_FORMAT"),
+        "same_zone": local.utcoffset() == company_local.utcoffset() and local.date() == company_local.date(),
+    }
+
+
+def company_edit_handler(report_url_name: str | None = None) -> ObjectList:
+    manage_all = permissions.MANAGE_ALL_COMPANIES
+    return ObjectList(
+        [
+            MultiFieldPanel(
+                [
+                    FieldPanel("name", permission=manage_all, disable_comments=True),
+                    FieldPanel("slug", permission=manage_all, disable_comments=True),
+                ],
+                heading=_("Company"),
+            ),
+            MultiFieldPanel(
+                [
+                    FieldPanel("require_mfa", disable_comments=True),
+                    FieldPanel("enforcement_date", disable_comments=True),
+                    FieldPanel("time_zone", disable_comments=True),
+                    FieldPanel("new_member_grace_days", disable_comments=True),
+                    PolicyPreviewPanel(report_url_name=report_url_name, heading=_("What this means")),
+                ],
+                heading=_("Two-factor authentication policy"),
+            ),
+        ],
+        base_form_class=CompanyForm,
+    )
+
+
+# Members ----------------------------------------------------------------------------------------------------
+
+
+class MembershipForm(forms.Form):
+    """
+    A member's role and whether they are active: the only two things that change on a membership. The
+    company and the person come from the URL and are never fields (SEC-41).
+    """
+
+    role = forms.ChoiceField(label=_("Role"), choices=CompanyMembership.Role.choices)
+    is_active = forms.BooleanField(
+        label=_("Active member"),
+        required=False,
+        help_text=_(
+            "An inactive member is no longer bound by this company's policy. Reactivating someone restarts "
+            "their grace period."
+        ),
+    )
+
+
+def eligible_users(company):
+    """People who may be added to ``company``: active accounts that are not active members already."""
+    User = get_user_model()
+    active_members = CompanyMembership.objects.filter(company_id=company.pk, is_active=True).values("user_id")
+    return User.objects.filter(is_active=True).exclude(pk__in=active_members)
+
+
+def search_users(queryset, query: str):
+    """Users of ``queryset`` whose name, username or email contains ``query`` (capped, sorted by name)."""
+    query = query.strip()
+    if len(query) < MIN_SEARCH_LENGTH:
+        return queryset.none()
+    condition = Q()
+    for name in user_search_fields():
+        condition |= Q(**{f"{name}__icontains": query})
+    words = query.split()
+    names = [name for name in ("first_name", "last_name") if name in user_search_fields()]
+    if len(words) > 1 and len(names) == 2:
+        condition |= Q(first_name__icontains=words[0], last_name__icontains=" ".join(words[1:]))
+    return queryset.filter(condition).order_by(*user_name_ordering())[:MAX_SEARCH_RESULTS]
+
+
+class MemberSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Find a person by name or email"),
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+
+
+class AddMemberForm(forms.Form):
+    """
+    Add one person to the company of the URL. ``user`` is limited to :func:`eligible_users`; the company is
+    not a field at all, so a submitted ``company`` is ignored (SEC-41).
+    """
+
+    user = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput)
+    role = forms.ChoiceField(label=_("Role"), choices=CompanyMembership.Role.choices)
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+        self.fields["user"].queryset = eligible_users(company)
+        self.fields["user"].error_messages["invalid_choice"] = _(
+            "That person cannot be added: they are a member already, or their account is inactive."
+        )
+
+
+def find_user_exactly(identifier: str):
+    """
+    The one active user whose username or email address is exactly ``identifier`` (letter case aside), as
+    ``(user, ambiguous)``: ``(None, False)`` when nobody matches, ``(None, True)`` when several accounts share
+    the email address. A username that matches exactly, case included, wins over everything else.
+    """
+    User = get_user_model()
+    identifier = identifier.strip()
+    if not identifier:
+        return None, False
+    active = User._default_manager.filter(is_active=True)
+    exact = list(active.filter(**{User.USERNAME_FIELD: identifier})[:2])
+    if len(exact) == 1:
+        return exact[0], False
+    condition = Q()
+    for name in user_fields(User.USERNAME_FIELD, User.get_email_field_name()):
+        condition |= Q(**{f"{name}__iexact": identifier})
+    matches = list(active.filter(condition).order_by("pk")[:2])
+    if len(matches) == 1:
+        return matches[0], False
+    return None, len(matches) > 1
+
+
+class AddMemberByIdentifierForm(forms.Form):
+    """
+    Add one person by their exact email address or username, the way a company administrator adds people:
+    they may not browse or search the site's users (the people of other companies are not theirs to see), so
+    only a complete, exact identifier finds someone, and a miss says nothing about who else exists.
+    """
+
+    identifier = forms.CharField(
+        label=_("Email address or username"),
+        max_length=255,
+        help_text=_("The exact email address or username of the person's account on this site."),
+        error_messages={"required": _("Enter the person's email address or username.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    role = forms.ChoiceField(label=_("Role"), choices=CompanyMembership.Role.choices)
+
+    def __init__(self, *args, company, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.company = company
+
+    def clean_identifier(self):
+        user, ambiguous = find_user_exactly(self.cleaned_data["identifier"])
+        if ambiguous:
+            raise forms.ValidationError(
+                _("More than one account uses that email address. Enter the username instead."),
+                code="ambiguous",
+            )
+        if user is None:
+            # The same answer for an unknown, a partial and an inactive account: nothing to learn from it.
+            raise forms.ValidationError(_("No user with that email or username."), code="not_found")
+        self.cleaned_data["user"] = user
+        return self.cleaned_data["identifier"]
+
+
+# Reset ------------------------------------------------------------------------------------------------------
+
+
+class ResetForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I have verified this person's request"),
+        help_text=_(
+            "Confirm who they are the way your organisation requires (for example, in person, or with a call "
+            "to a number you already have) before you reset their two-factor authentication."
+        ),
+        error_messages={
+            "required": _("Tick the box to confirm you have verified this person's request."),
+        },
+    )
+
+
+def format_policy_value(name: str, value) -> str:
+    """A policy value as the audit log and messages show it."""
+    if value is None or value == "":
+        return gettext("none")
+    if name == "require_mfa":
+        return gettext("on") if value in (True, "true", "True") else gettext("off")
+    if name == "enforcement_date":
+        if isinstance(value, str):
+            try:
+                value = datetime.date.fromisoformat(value)
+            except ValueError:
+                return value
+        return date_format(value, "DATE_FORMAT")
+    return str(value)

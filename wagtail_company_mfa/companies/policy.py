@@ -1,0 +1,265 @@
+"""
+What MFA requires of a user at an instant (docs/policy.md). Pure: no request, no side effects.
+
+The requirement is computed from all the user's active memberships in one SQL query, however many companies
+the user belongs to, and the strictest company wins. For those who govern every company (superusers and
+holders of ``manage_all_companies``), every company counts by default, member or not
+(``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS``):
+
+- ``REQUIRED`` if any company requires MFA and its (grace-adjusted) deadline has passed;
+- else ``UPCOMING`` if any company requires MFA with a deadline in the future (the earliest one counts);
+- else ``NOT_REQUIRED``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Permission
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
+from ..models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
+from .permissions import MANAGE_ALL_CODENAME
+
+
+class Status(str, enum.Enum):
+    NOT_REQUIRED = "not_required"
+    UPCOMING = "upcoming"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class CompanyDeadline:
+    """One company's claim on a user: by when that user must use MFA."""
+
+    company_id: int
+    company_name: str
+    #: The company's enforcement date (a calendar date in ``time_zone``).
+    enforcement_date: datetime.date
+    time_zone: str
+    #: When this user must use MFA for this company: the enforcement instant, or later for a late joiner.
+    deadline: datetime.datetime
+    #: True when the deadline was moved past the enforcement date by the company's new-member grace period.
+    grace_applied: bool = False
+    #: True when the company counts because the user governs every company (a superuser or a holder of
+    #: ``manage_all_companies``), not (or not this early) through a membership of their own.
+    governed: bool = False
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The outcome of :func:`requirement_for`."""
+
+    status: Status
+    #: The companies behind the status, earliest deadline first: for ``REQUIRED`` those whose deadline has
+    #: passed, for ``UPCOMING`` those whose deadline is ahead.
+    companies: tuple[CompanyDeadline, ...] = ()
+    #: True when ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` is what makes this superuser's MFA required.
+    superuser: bool = False
+
+    @property
+    def is_required(self) -> bool:
+        return self.status is Status.REQUIRED
+
+    @property
+    def is_upcoming(self) -> bool:
+        return self.status is Status.UPCOMING
+
+    @property
+    def deadline(self) -> datetime.datetime | None:
+        """The earliest deadline among :attr:`companies`, or ``None``."""
+        return self.companies[0].deadline if self.companies else None
+
+    @property
+    def governs_all(self) -> bool:
+        """True when a company counts only because the user governs every company."""
+        return any(company.governed for company in self.companies)
+
+
+NOT_REQUIRED = Requirement(Status.NOT_REQUIRED)
+
+
+def member_deadline(
+    *,
+    enforcement_date: datetime.date,
+    time_zone: str,
+    joined_at: datetime.datetime,
+    grace_days: int,
+    company_id: int | None = None,
+) -> tuple[datetime.datetime, bool]:
+    """
+    When a member must use MFA for a company, and whether the grace period moved it.
+
+    The deadline is 00:00 of the enforcement date in the company's time zone. Someone who joined after that
+    instant gets ``grace_days`` from joining instead: the same wall-clock time ``grace_days`` calendar days
+    later in the company's zone (so a DST change in between does not shift it by an hour). With no grace days
+    a late joiner is required at once.
+
+    Never raises, so that no listing, gate, command or email fails on a bad stored value: an enforcement
+    date outside the supported range is clamped into it and an unknown zone is taken as UTC, each logged
+    with ``company_id`` (:func:`~wagtail_company_mfa.models.start_of_day`); a grace period that would run
+    past the end of the calendar ends at the latest supported instant.
+    """
+    enforced_at = start_of_day(enforcement_date, time_zone, company_id=company_id)
+    if joined_at <= enforced_at:
+        return enforced_at, False
+    local_join = joined_at.astimezone(company_zone(time_zone, company_id=company_id))
+    try:
+        deadline = (local_join + datetime.timedelta(days=grace_days)).astimezone(datetime.timezone.utc)
+    except OverflowError:
+        deadline = start_of_day(MAX_ENFORCEMENT_DATE, time_zone, company_id=company_id)
+    return deadline, True
+
+
+def company_deadlines(user) -> list[CompanyDeadline]:
+    """
+    Every company that requires MFA of ``user`` (switch on, date set), with the user's own deadline in each,
+    earliest first. One query.
+
+    A company counts through an active membership, and, unless ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` is
+    ``False``, for an active superuser or holder of ``manage_all_companies`` every company counts from its
+    enforcement date: they can change any company's policy and reset anyone's MFA, so the strictest company
+    applies to them.
+    """
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
+        return _member_deadlines(user)
+    return _governor_deadlines(user)
+
+
+def _member_deadlines(user) -> list[CompanyDeadline]:
+    rows = (
+        CompanyMembership.objects.filter(
+            user_id=user.pk,
+            is_active=True,
+            company__require_mfa=True,
+            company__enforcement_date__isnull=False,
+        )
+        .values_list(
+            "company_id",
+            "company__name",
+            "company__enforcement_date",
+            "company__time_zone",
+            "company__new_member_grace_days",
+            "joined_at",
+        )
+        .order_by()
+    )
+    deadlines = []
+    for company_id, name, enforcement_date, time_zone, grace_days, joined_at in rows:
+        deadline, grace_applied = member_deadline(
+            enforcement_date=enforcement_date,
+            time_zone=time_zone,
+            joined_at=joined_at,
+            grace_days=grace_days,
+            company_id=company_id,
+        )
+        deadlines.append(
+            CompanyDeadline(
+                company_id=company_id,
+                company_name=name,
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                deadline=deadline,
+                grace_applied=grace_applied,
+            )
+        )
+    deadlines.sort(key=lambda d: (d.deadline, d.company_name))
+    return deadlines
+
+
+def _governor_deadlines(user) -> list[CompanyDeadline]:
+    """
+    The companies that require MFA of a user who may govern every company, in one query: each requiring
+    company with the user's membership (if any), and whether the user holds ``manage_all_companies``
+    (directly or through a group; a superuser holds it without asking).
+    """
+    membership = CompanyMembership.objects.filter(
+        company_id=OuterRef("pk"), user_id=user.pk, is_active=True
+    ).values("joined_at")[:1]
+    companies = Company.objects.filter(require_mfa=True, enforcement_date__isnull=False).annotate(
+        joined_at=Subquery(membership)
+    )
+    if user.is_superuser:
+        rows = companies.values_list(
+            "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at"
+        )
+        rows = [(*row, True) for row in rows.order_by()]
+    else:
+        holds = Permission.objects.filter(
+            content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
+        ).filter(Q(user=user.pk) | Q(group__user=user.pk))
+        rows = (
+            companies.annotate(governs=Exists(holds))
+            .filter(Q(joined_at__isnull=False) | Q(governs=True))
+            .values_list(
+                "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
+            )
+            .order_by()
+        )
+    deadlines = []
+    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs in rows:
+        grace_applied = governed = False
+        if joined_at is not None:
+            deadline, grace_applied = member_deadline(
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                joined_at=joined_at,
+                grace_days=grace_days,
+                company_id=company_id,
+            )
+        if governs:
+            enforced_at = start_of_day(enforcement_date, time_zone, company_id=company_id)
+            if joined_at is None or enforced_at < deadline:
+                deadline, grace_applied, governed = enforced_at, False, True
+        deadlines.append(
+            CompanyDeadline(
+                company_id=company_id,
+                company_name=name,
+                enforcement_date=enforcement_date,
+                time_zone=time_zone,
+                deadline=deadline,
+                grace_applied=grace_applied,
+                governed=governed,
+            )
+        )
+    deadlines.sort(key=lambda d: (d.deadline, d.company_name))
+    return deadlines
+
+
+def is_exempt(user) -> bool:
+    """True when the site's ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` callable exempts ``user``."""
+    exempt = mfa_settings.EXEMPT_USER
+    return bool(exempt and exempt(user))
+
+
+def requirement_for(user, *, now: datetime.datetime | None = None) -> Requirement:
+    """
+    The MFA requirement of ``user`` at ``now`` (default: the current time), as docs/policy.md defines it.
+
+    Anonymous and exempt users are ``NOT_REQUIRED`` without touching the database; everyone else costs
+    exactly one query. Superusers and ``manage_all_companies`` holders answer to every company (see
+    :func:`company_deadlines`); with ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS = True`` an active superuser is
+    ``REQUIRED`` whatever the companies say.
+    """
+    if user is None or not user.is_authenticated or is_exempt(user):
+        return NOT_REQUIRED
+    if now is None:
+        now = timezone.now()
+    elif timezone.is_naive(now):
+        raise ValueError("requirement_for() needs an aware datetime for `now`.")
+
+    deadlines = company_deadlines(user)
+    passed = tuple(d for d in deadlines if d.deadline <= now)
+    ahead = tuple(d for d in deadlines if d.deadline > now)
+
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_ALWAYS and user.is_superuser:
+        return Requirement(Status.REQUIRED, passed, superuser=True)
+    if passed:
+        return Requirement(Status.REQUIRED, passed)
+    if ahead:
+        return Requirement(Status.UPCOMING, ahead)
+    return NOT_REQUIRED

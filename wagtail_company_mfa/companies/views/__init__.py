@@ -1,0 +1,1 @@
+"""The company administration's views, in the Companies viewset (Settings > Companies)."""

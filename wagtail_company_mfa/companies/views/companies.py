@@ -1,0 +1,155 @@
+"""
+Companies in the Wagtail admin: the company list, the company and policy form, its history and deletion.
+
+Every view checks on the server who may do what (:mod:`wagtail_company_mfa.companies.permissions`): someone
+who manages no company is refused every URL (``PermissionDenied``, which Wagtail's admin turns into its
+"Sorry, you do not have permission" redirect), a company administrator gets 404 for a company that is not
+theirs. The changes themselves go through :mod:`wagtail_company_mfa.companies.flows`, which logs and
+signals them.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.translation import gettext, gettext_lazy
+from wagtail.admin.views import generic
+from wagtail.admin.widgets import HeaderButton
+
+from ... import compat, factors
+from ...models import CompanyMembership
+from .. import enrollment, flows, permissions
+
+# The company list, form, history and deletion ---------------------------------------------------------------
+
+
+def policy_label(company) -> str:
+    if not company.require_mfa:
+        return gettext("Not required")
+    if company.enforcement_date is None:
+        return gettext("On, no date yet")
+    date = date_format(company.enforcement_date, "DATE_FORMAT")
+    if company.enforcement_starts_at > timezone.now():
+        return gettext("Required from %(date)s") % {"date": date}
+    return gettext("Required since %(date)s") % {"date": date}
+
+
+class CompanyIndexView(generic.IndexView):
+    page_title = gettext_lazy("Companies")
+    add_item_label = gettext_lazy("Add a company")
+    members_url_name = None
+    report_url_name = None
+
+    def get_base_queryset(self):
+        # A company administrator lists only their own companies.
+        queryset = permissions.companies_managed_by(self.request.user)
+        active = CompanyMembership.objects.filter(company_id=OuterRef("pk"), is_active=True)
+        enrolled_users = factors.enrolled_user_ids()
+
+        def count(memberships):
+            return Coalesce(
+                Subquery(
+                    memberships.order_by().values("company_id").annotate(n=Count("pk")).values("n"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            )
+
+        return queryset.annotate(
+            member_count=count(active),
+            enrolled_count=count(active.filter(user_id__in=enrolled_users)),
+        )
+
+    def get_list_more_buttons(self, instance):
+        buttons = super().get_list_more_buttons(instance)
+        buttons.append(
+            compat.list_more_button(
+                gettext("Members"), reverse(self.members_url_name, args=[instance.pk]), icon_name="group"
+            )
+        )
+        buttons.append(
+            compat.list_more_button(
+                gettext("MFA enrollment"), reverse(self.report_url_name, args=[instance.pk]), icon_name="lock"
+            )
+        )
+        return buttons
+
+
+class CompanyEditMixin:
+    """What the company form needs on create and edit: the policy change goes through ``flows``."""
+
+    def save_instance(self):
+        saved = {}
+
+        def save():
+            saved["instance"] = super(CompanyEditMixin, self).save_instance()
+
+        self.policy_changes = flows.save_company(
+            self.form.instance, actor=self.request.user, request=self.request, save=save
+        )
+        return saved["instance"]
+
+    def get_success_message(self, *args):
+        message = super().get_success_message(*args)
+        if message and getattr(self, "policy_changes", None):
+            summary = enrollment.summarize(self.object)
+            message = f"{message} {enrollment.summary_sentence(self.object, summary)}"
+        return message
+
+
+class CompanyCreateView(CompanyEditMixin, generic.CreateView):
+    page_title = gettext_lazy("Add company")
+    success_message = gettext_lazy("Company '%(object)s' created.")
+    error_message = gettext_lazy("The company could not be saved due to errors.")
+
+
+class CompanyEditView(CompanyEditMixin, generic.EditView):
+    success_message = gettext_lazy("Company '%(object)s' updated.")
+    error_message = gettext_lazy("The company could not be saved due to errors.")
+    members_url_name = None
+    report_url_name = None
+
+    def get_object(self, queryset=None):
+        if not permissions.manages_any_company(self.request.user):
+            raise PermissionDenied
+        return super().get_object(permissions.companies_managed_by(self.request.user))
+
+    @cached_property
+    def header_buttons(self):
+        return [
+            HeaderButton(
+                gettext("Members"),
+                url=reverse(self.members_url_name, args=[self.object.pk]),
+                icon_name="group",
+            ),
+            HeaderButton(
+                gettext("MFA enrollment"),
+                url=reverse(self.report_url_name, args=[self.object.pk]),
+                icon_name="lock",
+            ),
+        ]
+
+
+class CompanyDeleteView(generic.DeleteView):
+    page_title = gettext_lazy("Delete company")
+    success_message = gettext_lazy("Company '%(object)s' deleted.")
+    confirmation_message = gettext_lazy(
+        "Are you sure you want to delete this company? Its members will no longer be bound by its MFA policy."
+    )
+
+    def get_object(self, queryset=None):
+        if not permissions.can_delete_company(self.request.user):
+            raise PermissionDenied
+        return super().get_object(queryset)
+
+
+class CompanyHistoryView(generic.HistoryView):
+    def get_base_object_queryset(self):
+        if not permissions.manages_any_company(self.request.user):
+            raise PermissionDenied
+        return permissions.companies_managed_by(self.request.user)

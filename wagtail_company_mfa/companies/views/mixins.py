@@ -1,0 +1,38 @@
+"""A view about one company of the URL (``pk``): the mixin the members and report views share."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils.translation import gettext
+
+from .. import permissions
+from ..permissions import company_permission_policy
+
+
+class CompanyObjectMixin:
+    """A view about one company of the URL (``pk``): 403 without company rights, 404 for someone else's."""
+
+    permission_policy = company_permission_policy
+    any_permission_required = ["change"]
+    companies_index_url_name = None
+    edit_url_name = None
+    members_url_name = None
+    report_url_name = None
+    reset_url_name = None
+    add_member_url_name = None
+    edit_member_url_name = None
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.company = permissions.managed_company_or_404(request.user, kwargs["pk"])
+
+    def company_breadcrumbs(self, *extra):
+        return [
+            *self.breadcrumbs_items,
+            {"url": reverse(self.companies_index_url_name), "label": gettext("Companies")},
+            {"url": reverse(self.edit_url_name, args=[self.company.pk]), "label": str(self.company)},
+            *extra,
+        ]
+
+    def members_url(self) -> str:
+        return reverse(self.members_url_name, args=[self.company.pk])

@@ -1,0 +1,286 @@
+"""
+The enrollment report of one company: every active member, enrolled or not, since when, last used, their
+deadline and whether they are overdue; filters by state and role, search, CSV/XLSX export, and a count
+summary at the top. The rows come from :mod:`wagtail_company_mfa.companies.enrollment`.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext, gettext_lazy
+from wagtail.admin.filters import WagtailFilterSet
+from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views.reports import ReportView
+from wagtail.admin.widgets import HeaderButton
+
+from ...models import CompanyMembership
+from .. import permissions
+from ..enrollment import (
+    DUE,
+    ENROLLED,
+    NOT_ENROLLED,
+    OVERDUE,
+    STATE_FILTER_CHOICES,
+    EnrollmentSummary,
+    member_queryset,
+    member_rows,
+    summarize,
+    summary_sentence,
+    user_name_ordering,
+    user_search_fields,
+)
+from ..permissions import company_permission_policy
+
+
+class EnrollmentReportFilterSet(WagtailFilterSet):
+    state = django_filters.ChoiceFilter(
+        label=gettext_lazy("MFA"),
+        choices=STATE_FILTER_CHOICES,
+        empty_label=gettext_lazy("All"),
+        method="filter_state",
+        widget=forms.RadioSelect,
+    )
+    role = django_filters.ChoiceFilter(
+        label=gettext_lazy("Role"),
+        choices=CompanyMembership.Role.choices,
+        empty_label=gettext_lazy("All"),
+        widget=forms.RadioSelect,
+    )
+
+    class Meta:
+        model = CompanyMembership
+        fields = []
+
+    def filter_state(self, queryset, name, value):
+        # SQL decides what it can decide exactly: enrolled or not. Overdue and "deadline ahead" depend on
+        # each member's deadline, which the view works out in Python (EnrollmentReportView).
+        if value == ENROLLED:
+            return queryset.filter(enrolled_device_id__isnull=False)
+        if value in (NOT_ENROLLED, OVERDUE, DUE):
+            return queryset.filter(enrolled_device_id__isnull=True)
+        return queryset
+
+
+#: A spreadsheet cell starting with one of these may be read as a formula by Excel, LibreOffice or Google
+#: Sheets (CSV injection, OWASP): the text of a name or an email address is then executed, not shown.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value):
+    """``value`` made inert for a spreadsheet: text that could start a formula gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
+
+
+class FormulaSafeExportMixin:
+    """
+    For a view with Wagtail's CSV/XLSX export: every text cell that a spreadsheet could take for a formula is
+    prefixed with ``'`` (docs/security.md, "Exports"). Names, usernames and email addresses are typed by the
+    people themselves, so no text column is trusted.
+    """
+
+    def preprocess_field_value(self, field, value, export_format):
+        return neutralise_formula(super().preprocess_field_value(field, value, export_format))
+
+
+class StateColumn(Column):
+    cell_template_name = "wagtail_company_mfa/reports/state_cell.html"
+
+
+class DeadlineColumn(DateColumn):
+    cell_template_name = "wagtail_company_mfa/reports/deadline_cell.html"
+
+
+class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
+    """The enrollment report of one company, for its administrators (and superusers)."""
+
+    template_name = "wagtail_company_mfa/reports/enrollment.html"
+    results_template_name = "wagtail_company_mfa/reports/enrollment_results.html"
+    page_title = gettext_lazy("MFA enrollment")
+    header_icon = "lock"
+    model = CompanyMembership
+    permission_policy = company_permission_policy
+    any_permission_required = ["change"]
+    filterset_class = EnrollmentReportFilterSet
+    is_searchable = True
+    paginate_by = 50
+    default_ordering = "name"
+    index_url_name = None
+    index_results_url_name = None
+    edit_url_name = None
+    members_url_name = None
+    companies_index_url_name = None
+    verbose_name = gettext_lazy("member")
+    verbose_name_plural = gettext_lazy("members")
+
+    list_export = [
+        "name",
+        "username",
+        "email",
+        "role_label",
+        "state_label",
+        "overdue_label",
+        "deadline",
+        "enrolled_at",
+        "last_used_at",
+        "joined_at",
+    ]
+
+    #: Each sortable column's SQL ordering; the state and deadline columns are computed, so not sortable.
+    ORDERINGS = {
+        "email": lambda: [f"user__{get_user_model().get_email_field_name()}"],
+        "role": lambda: ["role", *(f"user__{name}" for name in user_name_ordering())],
+        "enrolled_at": lambda: ["enrolled_at"],
+        "last_used_at": lambda: ["last_used_at"],
+        "joined_at": lambda: ["joined_at"],
+        "name": lambda: [f"user__{name}" for name in user_name_ordering()],
+    }
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.company = permissions.managed_company_or_404(request.user, kwargs["pk"])
+        self.now = timezone.now()
+        # CSV rows are written while the response streams, after Wagtail has left the admin's time zone.
+        self.zone = timezone.get_current_timezone()
+        self.zone_name = timezone.get_current_timezone_name()
+
+    @property
+    def search_fields(self):
+        return [f"user__{name}" for name in user_search_fields()]
+
+    @cached_property
+    def columns(self):
+        return [
+            Column("name", label=gettext("Member"), sort_key="name", width="20%"),
+            Column("email", label=gettext("Email"), sort_key="email"),
+            Column("role_label", label=gettext("Role"), sort_key="role"),
+            StateColumn("state", label=gettext("MFA")),
+            DeadlineColumn("deadline", label=gettext("Deadline")),
+            DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
+            DateColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
+            DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
+        ]
+
+    def get_valid_orderings(self):
+        return [key for name in self.ORDERINGS for key in (name, f"-{name}")]
+
+    def order_queryset(self, queryset):
+        ordering = self.ordering or self.default_ordering
+        descending = ordering.startswith("-")
+        fields = self.ORDERINGS[ordering.lstrip("-")]()
+        expressions = [
+            F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+            for field in fields
+        ]
+        return queryset.order_by(*expressions, "pk")
+
+    def get_base_queryset(self):
+        return member_queryset(self.company)
+
+    @cached_property
+    def state_filter(self) -> str:
+        if self.filters is not None and self.filters.is_valid():
+            return self.filters.form.cleaned_data.get("state") or ""
+        return ""
+
+    def get_filtered_queryset(self):
+        rows = member_rows(super().get_filtered_queryset(), self.company, now=self.now)
+        if self.state_filter in (OVERDUE, DUE):
+            rows = [row for row in rows if row.state == self.state_filter]
+        if not self.is_searching and not self.is_filtering:
+            self.summary = EnrollmentSummary.of(rows)
+        return rows
+
+    @cached_property
+    def summary(self) -> EnrollmentSummary:
+        return summarize(self.company, now=self.now)
+
+    def get_index_url(self):
+        return reverse(self.index_url_name, args=[self.company.pk])
+
+    def get_index_results_url(self):
+        return reverse(self.index_results_url_name, args=[self.company.pk])
+
+    def get_page_subtitle(self):
+        return str(self.company)
+
+    def get_breadcrumbs_items(self):
+        items = [{"url": reverse(self.companies_index_url_name), "label": gettext("Companies")}]
+        if self.edit_url_name:
+            items.append(
+                {"url": reverse(self.edit_url_name, args=[self.company.pk]), "label": str(self.company)}
+            )
+        items.append({"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()})
+        return self.breadcrumbs_items + items
+
+    @cached_property
+    def header_buttons(self):
+        buttons = []
+        if self.members_url_name:
+            buttons.append(
+                HeaderButton(
+                    gettext("Members"),
+                    url=reverse(self.members_url_name, args=[self.company.pk]),
+                    icon_name="group",
+                )
+            )
+        return buttons
+
+    def get_filename(self):
+        return f"mfa-enrollment-{self.company.slug}-{timezone.localdate(self.now, self.zone):%Y-%m-%d}"
+
+    # Export: datetimes in the admin's own time zone, named in the heading.
+
+    @cached_property
+    def export_headings(self):
+        zone = self.zone_name
+        return {
+            "name": gettext("Name"),
+            "username": gettext("Username"),
+            "email": gettext("Email"),
+            "role_label": gettext("Role"),
+            "state_label": gettext("MFA"),
+            "overdue_label": gettext("Overdue"),
+            "deadline": gettext("Deadline (%(zone)s)") % {"zone": zone},
+            "enrolled_at": gettext("Enrolled since (%(zone)s)") % {"zone": zone},
+            "last_used_at": gettext("Last used (%(zone)s)") % {"zone": zone},
+            "joined_at": gettext("Joined (%(zone)s)") % {"zone": zone},
+        }
+
+    def _local(self, value):
+        return value.astimezone(self.zone) if value else None
+
+    def to_row_dict(self, item):
+        row = super().to_row_dict(item)
+        for field in ("deadline", "enrolled_at", "last_used_at", "joined_at"):
+            row[field] = self._local(row[field])
+        return row
+
+    @cached_property
+    def custom_value_preprocess(self):
+        return {
+            **super().custom_value_preprocess,
+            datetime.datetime: {
+                self.FORMAT_XLSX: lambda value: value.replace(tzinfo=None),
+                self.FORMAT_CSV: lambda value: value.strftime("%Y-%m-%d %H:%M"),
+            },
+            type(None): {self.FORMAT_XLSX: lambda value: "", self.FORMAT_CSV: lambda value: ""},
+        }
+
+    def get_context_data(self, *args, **kwargs):
+        context = super().get_context_data(*args, **kwargs)
+        context.update(
+            company=self.company,
+            summary=self.summary,
+            summary_sentence=summary_sentence(self.company, self.summary, now=self.now),
+        )
+        return context

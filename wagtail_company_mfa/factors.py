@@ -1,0 +1,228 @@
+"""
+The registry of second factors: what each one is, and the one place that answers "which factors does this
+user have?" (docs/architecture.md, "Adding a factor").
+
+The gate, the report, the reset, ``manage.py mfa_status``, the Security tab and the verification pages ask
+this module; none of them names a device model. A factor is one folder (its models, flows, views and
+templates) plus one :class:`Factor` entry in :data:`FACTORS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.db.models import CharField, Exists, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from .audit import AuditAction
+from .recovery_codes import actions as recovery_code_actions
+from .totp import actions as totp_actions
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One kind of second factor."""
+
+    #: The factor's stable name (``"totp"``, ``"recovery_codes"``): used in code, never shown.
+    key: str
+    #: Its name for people.
+    label: str
+    #: Its django-otp device models, as ``"app_label.ModelName"``; each has a ``user`` foreign key.
+    device_models: tuple[str, ...]
+    #: Whether having this factor makes a user *enrolled*: asked for it at sign-in whatever the policy says
+    #: (SEC-26), counted as enrolled in the report and ``mfa_status``. Recovery codes alone do not count.
+    counts_as_enrolled: bool
+    #: Whether a phishing site cannot relay it (a passkey is; a code someone types is not).
+    phishing_resistant: bool = False
+    #: Only confirmed devices count (django-otp's ``confirmed`` field).
+    confirmed_only: bool = True
+    #: Where the user sets it up (or gets a new one), signs in with it, and removes it ("" where none).
+    enroll_url_name: str = ""
+    verify_url_name: str = ""
+    remove_url_name: str = ""
+    #: Its pages that a session still owing its second factor may reach (SEC-28). Each checks for itself
+    #: what the session may do there.
+    pending_url_names: tuple[str, ...] = ()
+    #: Its part of the Security tab, and the dotted path of ``function(user, device) -> dict`` that gives the
+    #: fragment its context (``device`` is the user's enrolled device, or ``None``).
+    security_template: str = ""
+    security_context: str = ""
+    #: The audit-log actions its flows write, registered with Wagtail's log (``wagtail_hooks.py``).
+    audit_actions: tuple[AuditAction, ...] = ()
+
+    def models(self) -> list:
+        return [apps.get_model(label) for label in self.device_models]
+
+    def devices(self, *, confirmed: bool = True, **filters) -> list:
+        """One queryset per device model, filtered by ``filters`` (and ``confirmed``, where it applies)."""
+        if confirmed and self.confirmed_only:
+            filters["confirmed"] = True
+        return [model.objects.filter(**filters) for model in self.models()]
+
+    def holds(self, device) -> bool:
+        """Whether ``device`` is one of this factor's (and counts: confirmed, where that applies)."""
+        if device is None or device._meta.label not in self.device_models:
+            return False
+        return not self.confirmed_only or bool(getattr(device, "confirmed", False))
+
+    def security_context_for(self, user, device) -> dict:
+        return import_string(self.security_context)(user, device) if self.security_context else {}
+
+
+#: Every factor the package offers, in the order the Security tab shows them and the reset removes them.
+FACTORS: dict[str, Factor] = {
+    factor.key: factor
+    for factor in (
+        Factor(
+            key="totp",
+            label=_("Authenticator app"),
+            device_models=("wagtail_company_mfa.AuthenticatorDevice",),
+            counts_as_enrolled=True,
+            enroll_url_name="wagtail_company_mfa:enroll",
+            verify_url_name="wagtail_company_mfa:verify",
+            pending_url_names=("wagtail_company_mfa:verify", "wagtail_company_mfa:enroll"),
+            security_template="wagtail_company_mfa/account/factors/totp.html",
+            audit_actions=totp_actions.ACTIONS,
+        ),
+        Factor(
+            key="recovery_codes",
+            label=_("Recovery codes"),
+            device_models=("wagtail_company_mfa.RecoveryCodeDevice",),
+            counts_as_enrolled=False,
+            confirmed_only=False,
+            enroll_url_name="wagtail_company_mfa:security_regenerate_codes",
+            verify_url_name="wagtail_company_mfa:recovery",
+            pending_url_names=(
+                "wagtail_company_mfa:recovery",
+                "wagtail_company_mfa:save_codes",
+                "wagtail_company_mfa:download_codes",
+            ),
+            security_template="wagtail_company_mfa/account/factors/recovery_codes.html",
+            security_context="wagtail_company_mfa.recovery_codes.flows.security_context",
+            audit_actions=recovery_code_actions.ACTIONS,
+        ),
+    )
+}
+
+
+def all_factors() -> tuple[Factor, ...]:
+    return tuple(FACTORS.values())
+
+
+def enrolling_factors() -> tuple[Factor, ...]:
+    """The factors that make a user enrolled."""
+    return tuple(factor for factor in FACTORS.values() if factor.counts_as_enrolled)
+
+
+def factor_of(device) -> Factor | None:
+    """The factor ``device`` belongs to (and counts for), or ``None``."""
+    return next((factor for factor in FACTORS.values() if factor.holds(device)), None)
+
+
+# Which factors a user has -----------------------------------------------------------------------------------
+
+
+def factors_of(user, *, among=None, confirmed: bool = True) -> frozenset[str]:
+    """
+    The keys of the factors ``user`` has, of ``among`` (default: every factor), in one query. With
+    ``confirmed=False`` a device not yet confirmed counts too.
+    """
+    candidates = [
+        (factor.key, queryset)
+        for factor in (all_factors() if among is None else among)
+        for queryset in factor.devices(confirmed=confirmed, user_id=user.pk)
+    ]
+    if not candidates:
+        return frozenset()
+    if len(candidates) == 1:
+        key, queryset = candidates[0]
+        return frozenset({key}) if queryset.exists() else frozenset()
+    first, *others = (
+        queryset.annotate(factor=Value(key, output_field=CharField()))
+        .values_list("factor", flat=True)
+        .order_by()
+        for key, queryset in candidates
+    )
+    return frozenset(first.union(*others))
+
+
+def is_enrolled(user) -> bool:
+    """Whether ``user`` has a factor that counts as enrolled (recovery codes alone do not count)."""
+    return bool(factors_of(user, among=enrolling_factors()))
+
+
+def enrolled_device(user):
+    """
+    The device that makes ``user`` enrolled, or ``None``. A session verified with such a device already holds
+    it (django-otp loaded it): no query then.
+    """
+    device = getattr(user, "otp_device", None)
+    factor = factor_of(device)
+    if factor is not None and factor.counts_as_enrolled:
+        return device
+    for factor in enrolling_factors():
+        for queryset in factor.devices(user_id=user.pk):
+            device = queryset.first()
+            if device is not None:
+                return device
+    return None
+
+
+def remove_all(user) -> dict[str, int]:
+    """
+    Delete every device of every factor of ``user`` (in the caller's transaction): ``{factor key: devices
+    removed}``, in registry order.
+    """
+    removed = {}
+    for factor in all_factors():
+        count = 0
+        for model in factor.models():
+            _total, per_model = model.objects.filter(user_id=user.pk).delete()
+            count += per_model.get(model._meta.label, 0)
+        removed[factor.key] = count
+    return removed
+
+
+# The same, as SQL expressions for listings (one query however many rows) ----------------------------------
+
+
+def _enrolled_querysets(user_ref, **filters) -> list:
+    return [
+        queryset for factor in enrolling_factors() for queryset in factor.devices(user_id=user_ref, **filters)
+    ]
+
+
+def has_enrolled_factor(user_ref=None):
+    """``Exists``: the user of the row (``user_ref``, default ``OuterRef("user_id")``) is enrolled."""
+    user_ref = OuterRef("user_id") if user_ref is None else user_ref
+    expressions = [Exists(queryset) for queryset in _enrolled_querysets(user_ref)]
+    combined = expressions[0]
+    for expression in expressions[1:]:
+        combined |= expression
+    return combined
+
+
+def enrolled_value(field: str, user_ref=None, *, order_by: str | None = None, confirmed: bool = True):
+    """
+    ``field`` (``"created_at"``, ``"last_used_at"``, ``"pk"``) of the user's enrolled device, as a subquery;
+    with several enrolling factors, the first factor's that has one.
+    """
+    user_ref = OuterRef("user_id") if user_ref is None else user_ref
+    subqueries = []
+    for queryset in _enrolled_querysets(user_ref, confirmed=confirmed):
+        values = queryset.values(field)
+        subqueries.append(Subquery((values.order_by(order_by) if order_by else values)[:1]))
+    return subqueries[0] if len(subqueries) == 1 else Coalesce(*subqueries)
+
+
+def enrolled_user_ids(**filters):
+    """The ids of the users who are enrolled (of those ``filters`` select), as a flat ``values_list``."""
+    first, *others = [
+        queryset.values_list("user_id", flat=True)
+        for factor in enrolling_factors()
+        for queryset in factor.devices(**filters)
+    ]
+    return first.union(*others) if others else first

@@ -1,0 +1,50 @@
+"""
+The app's models, one module per concern. Everything is importable from here, as
+``from wagtail_company_mfa.models import Company``; the migrations refer to these names too.
+"""
+
+from .companies import (
+    MAX_ENFORCEMENT_DATE,
+    MAX_GRACE_DAYS,
+    MIN_ENFORCEMENT_DATE,
+    Company,
+    CompanyMembership,
+    clamp_enforcement_date,
+    company_zone,
+    default_time_zone,
+    start_of_day,
+    validate_enforcement_date,
+    validate_time_zone,
+)
+from .devices import (
+    AtomicThrottlingMixin,
+    AuthenticatorDevice,
+    MFAEnrollment,
+    RecoveryCode,
+    RecoveryCodeDevice,
+    last_verify_outcome,
+)
+from .notices import MemberNotice
+from .sessions import UserSession
+
+__all__ = [
+    "MAX_ENFORCEMENT_DATE",
+    "MAX_GRACE_DAYS",
+    "MIN_ENFORCEMENT_DATE",
+    "AtomicThrottlingMixin",
+    "AuthenticatorDevice",
+    "Company",
+    "CompanyMembership",
+    "MFAEnrollment",
+    "MemberNotice",
+    "RecoveryCode",
+    "RecoveryCodeDevice",
+    "UserSession",
+    "clamp_enforcement_date",
+    "company_zone",
+    "default_time_zone",
+    "last_verify_outcome",
+    "start_of_day",
+    "validate_enforcement_date",
+    "validate_time_zone",
+]

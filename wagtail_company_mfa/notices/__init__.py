@@ -1,0 +1,1 @@
+"""Email: the notifications about a user's own MFA, and the policy notices and deadline reminders."""

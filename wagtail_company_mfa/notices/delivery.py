@@ -1,0 +1,278 @@
+"""
+Delivering policy notices and deadline reminders by email, each once (docs/reminders.md). What is to be
+sent is planned by :mod:`wagtail_company_mfa.notices.planning`.
+
+Two kinds of :class:`~wagtail_company_mfa.models.MemberNotice`:
+
+- a **policy notice** to every active member when a company turns Require MFA on with a date, or moves the
+  date (:func:`announce_policy`, run when the ``policy_changed`` signal arrives); one per (user, company,
+  enforcement date);
+- a **reminder** ``N`` days before a member's own deadline, for each ``N`` in ``REMINDER_DAYS``, to members
+  who have not enrolled (:func:`plan_reminders`, run by ``manage.py mfa_send_reminders``); one per
+  (user, company, deadline, N). A late joiner's deadline is their own (``policy.member_deadline``).
+
+Delivery (:func:`deliver`) works through the table in batches, so memory stays flat however many members
+there are:
+
+1. **Plan**: rows are inserted with ``INSERT ... ON CONFLICT DO NOTHING`` (``bulk_create(ignore_conflicts=
+   True)``) against unique constraints, so planning twice, or from two processes at once, makes one row.
+2. **Claim**: a batch of pending rows gets this run's ``claim_token`` and ``claimed_at`` in one conditional
+   ``UPDATE`` (rows locked with ``SKIP LOCKED`` where the database has it). Another run skips claimed rows
+   until the claim is older than :data:`CLAIM_TIMEOUT`; a running sender renews its claims well before that.
+3. **Check** each claimed row against the database *now* (still a member, still not enrolled, the same
+   deadline...): one that is no longer true is cancelled, not sent.
+4. **Send, then mark**: each email is handed to the email backend on its own, and its row is marked sent
+   straight after, before the next email.
+
+What a failure costs:
+
+- The email backend raises for a message: the row is not marked; it keeps a claim without a token until
+  :data:`CLAIM_TIMEOUT` has passed (a back-off), then any run retries it. After :data:`MAX_ATTEMPTS`
+  failures it is marked failed. After :data:`MAX_CONSECUTIVE_FAILURES` failures in a row the run stops
+  (the mail server is probably down) and gives its untried rows back at once. Nothing is lost, nothing is
+  sent twice.
+- The process dies (``kill -9``, power cut) or the database goes away *between* the mail server accepting a
+  message and its row being marked: that one message is sent again once its claim expires. This is the
+  only duplicate window, and it is one message wide: email delivery and a database commit cannot be one
+  transaction, and we choose at-least-once for that message over silently losing it. Every other row the
+  dead run had claimed is sent once, after :data:`CLAIM_TIMEOUT`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from .. import compat, factors
+from ..base.users import user_time_zone
+from ..companies import policy
+from ..conf import mfa_settings
+from ..models import Company, CompanyMembership, MemberNotice, start_of_day
+from . import emails, outbox
+from .outbox import CLAIM_TIMEOUT
+from .planning import Kind, Status, due_stage, plan_reminders, queue_policy_notices, setup_url
+
+logger = logging.getLogger(__name__)
+
+#: Rows claimed (and emails sent) per batch.
+DELIVERY_BATCH_SIZE = 500
+#: A run stops after this many failed sends in a row: the mail server is probably unreachable.
+MAX_CONSECUTIVE_FAILURES = 3
+#: Finished rows are deleted once their deadline is this far in the past.
+RETENTION = datetime.timedelta(days=30)
+
+
+class DeliveryAborted(Exception):
+    """A run stopped because sending kept failing. Its untried rows are pending again."""
+
+
+@dataclass
+class Report:
+    """What a run did. ``planned`` counts rows inserted or already there; the rest count rows."""
+
+    planned: int = 0
+    sent: int = 0
+    cancelled: int = 0
+    failed: int = 0
+    retry_later: int = 0
+    deleted: int = 0
+    aborted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def announce_policy(company_id: int) -> Report:
+    """
+    Queue the policy notices for a company whose policy just changed and send the first
+    ``POLICY_NOTICE_SEND_LIMIT`` of them; the command sends the rest. A mail failure here is logged, never
+    raised: it must not undo or break the policy change.
+    """
+    report = Report()
+    company = Company.objects.filter(pk=company_id).first()
+    if company is None or not company.policy_is_set:
+        return report
+    report.planned = queue_policy_notices(company)
+    limit = mfa_settings.POLICY_NOTICE_SEND_LIMIT
+    if limit:
+        try:
+            deliver(kinds=[Kind.POLICY], company_id=company.pk, limit=limit, report=report)
+        except Exception:
+            logger.exception(
+                "Sending MFA policy notices for company %s failed; the command will retry.", company.pk
+            )
+    return report
+
+
+def _why_not(notice: MemberNotice, now, *, enrolled: set, joined: dict) -> str | None:
+    """Why ``notice`` must not be sent now, or ``None`` if it should be."""
+    user, company = notice.user, notice.company
+    if not user.is_active:
+        return "user inactive"
+    if not getattr(user, user.get_email_field_name(), ""):
+        return "no email address"
+    if policy.is_exempt(user):
+        return "user exempt"
+    if not company.policy_is_set or company.enforcement_date != notice.enforcement_date:
+        return "policy changed"
+    joined_at = joined.get((notice.user_id, notice.company_id))
+    if joined_at is None:
+        return "no longer a member"
+    deadline, _grace = policy.member_deadline(
+        enforcement_date=company.enforcement_date,
+        time_zone=company.time_zone,
+        joined_at=joined_at,
+        grace_days=company.new_member_grace_days,
+        company_id=company.pk,
+    )
+    if deadline != notice.deadline:
+        return "deadline moved"
+    if notice.kind == Kind.REMINDER:
+        if notice.user_id in enrolled:
+            return "enrolled"
+        if due_stage(deadline, now, mfa_settings.REMINDER_DAYS) != notice.days_before:
+            return "not the reminder due now"
+    return None
+
+
+def _build(notice: MemberNotice, now, *, enrolled: set):
+    user, company = notice.user, notice.company
+    zone = user_time_zone(user)
+    context = {
+        "company_name": company.name,
+        "enforcement_date": notice.enforcement_date,
+        "enforcement_starts_at": start_of_day(
+            notice.enforcement_date, company.time_zone, company_id=company.pk
+        ),
+        "deadline": notice.deadline,
+        "grace_applied": notice.deadline
+        != start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
+        "required_now": notice.deadline <= now,
+        "days_left": max(1, math.ceil((notice.deadline - now) / datetime.timedelta(days=1))),
+        "enrolled": notice.user_id in enrolled,
+        "time_zone": str(zone),
+        "setup_url": setup_url(),
+    }
+    name = "policy_notice" if notice.kind == Kind.POLICY else "reminder"
+    with timezone.override(zone):
+        return emails.build_email(user, name, context)
+
+
+def deliver(
+    *,
+    kinds: Iterable[str] | None = None,
+    company_id: int | None = None,
+    limit: int | None = None,
+    batch_size: int = DELIVERY_BATCH_SIZE,
+    report: Report | None = None,
+) -> Report:
+    """
+    Send pending notices (of ``kinds``, for ``company_id``; default: all), at most ``limit`` rows, in
+    batches of ``batch_size``. Raises :class:`DeliveryAborted` when sending keeps failing.
+    """
+    report = report or Report()
+    kinds = list(kinds) if kinds else None
+    token = uuid.uuid4()
+    done = 0
+    consecutive_failures = 0
+    in_flight = None
+    renewed = time.monotonic()
+    try:
+        while limit is None or done < limit:
+            size = batch_size if limit is None else min(batch_size, limit - done)
+            if not outbox.claim(token, size, kinds=kinds, company_id=company_id):
+                break
+            notices = list(
+                MemberNotice.objects.filter(claim_token=token, status=Status.PENDING)
+                .select_related("user", "user__wagtail_userprofile", "company")
+                .order_by("pk")
+            )
+            done += len(notices)
+            user_ids = {notice.user_id for notice in notices}
+            enrolled = set(factors.enrolled_user_ids(user_id__in=user_ids))
+            joined = {
+                (user_id, company_id_): joined_at
+                for user_id, company_id_, joined_at in CompanyMembership.objects.filter(
+                    user_id__in=user_ids,
+                    company_id__in={notice.company_id for notice in notices},
+                    is_active=True,
+                ).values_list("user_id", "company_id", "joined_at")
+            }
+            now = timezone.now()
+            to_send, to_cancel = [], []
+            for notice in notices:
+                reason = _why_not(notice, now, enrolled=enrolled, joined=joined)
+                (to_cancel if reason else to_send).append(notice)
+            if to_cancel:
+                report.cancelled += MemberNotice.objects.filter(
+                    pk__in=[notice.pk for notice in to_cancel], claim_token=token
+                ).update(status=Status.CANCELLED, claim_token=None, claimed_at=None)
+
+            mail = compat.email_connection()
+            try:
+                for notice in to_send:
+                    if time.monotonic() - renewed > CLAIM_TIMEOUT.total_seconds() / 3:
+                        MemberNotice.objects.filter(claim_token=token, status=Status.PENDING).update(
+                            claimed_at=timezone.now()
+                        )
+                        renewed = time.monotonic()
+                    try:
+                        message = _build(notice, now, enrolled=enrolled)
+                        if message is None:  # no address after all
+                            raise ValueError("no email address")
+                        in_flight = notice.pk
+                        if mail.send_messages([message]) != 1:
+                            raise RuntimeError("the email backend did not send the message")
+                    except Exception as exc:
+                        in_flight = None
+                        logger.exception("Could not send MFA notice %s.", notice.pk)
+                        report.errors.append(f"notice {notice.pk}: {exc}")
+                        if outbox.mark_failed(notice, token) == Status.FAILED:
+                            report.failed += 1
+                        else:
+                            report.retry_later += 1
+                        consecutive_failures += 1
+                        if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+                            report.aborted = True
+                            raise DeliveryAborted(
+                                f"{consecutive_failures} emails in a row could not be sent; stopping."
+                            ) from exc
+                        continue
+                    outbox.mark_sent(notice, token)
+                    in_flight = None
+                    consecutive_failures = 0
+                    report.sent += 1
+            finally:
+                mail.close()
+    finally:
+        # Untried rows go back at once. A row whose send was interrupted (not failed: e.g. the process was
+        # told to stop mid-send) keeps its claim and is retried once the claim expires.
+        outbox.release(token, keep=in_flight)
+    return report
+
+
+def delete_old(now: datetime.datetime | None = None) -> int:
+    """Delete finished rows whose deadline is more than :data:`RETENTION` ago; they can never be due again."""
+    now = now or timezone.now()
+    deleted, _by_model = MemberNotice.objects.filter(
+        deadline__lt=now - RETENTION,
+        status__in=[Status.SENT, Status.CANCELLED, Status.FAILED, Status.SUPERSEDED],
+    ).delete()
+    return deleted
+
+
+def run(*, batch_size: int = DELIVERY_BATCH_SIZE) -> Report:
+    """What ``manage.py mfa_send_reminders`` does: plan the reminders due now, send everything pending."""
+    report = Report()
+    report.planned = plan_reminders()
+    try:
+        deliver(batch_size=batch_size, report=report)
+    except DeliveryAborted:
+        report.aborted = True
+    report.deleted = delete_old()
+    return report
