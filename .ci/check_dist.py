@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -44,16 +46,41 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+def clean_copy(target: Path) -> Path:
+    """
+    The files git tracks, as they are in the working tree, copied to ``target``: the archives then hold what a
+    release from this checkout would hold, whatever else lies around (caches, databases, build output).
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        source = ROOT / name.decode()
+        if source.is_file():
+            destination = target / name.decode()
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    return target
+
+
 def build() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("wagtail_company_mfa-*"):
         old.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        _build(clean_copy(Path(tmp) / "src"))
+
+
+def _build(source: Path) -> None:
     # --no-isolation: the build uses this environment's setuptools, so its log holds setuptools' own words
     # only (an isolated build also logs the installer's notes about this machine's package sources).
     # Without byte-compiling (PYTHONDONTWRITEBYTECODE), setuptools warns that it skips it.
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(OUT), str(ROOT)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(OUT.resolve()), str(source)],
         env=env,
         capture_output=True,
         text=True,
