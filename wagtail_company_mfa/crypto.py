@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import mfa_settings
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "rotate"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "lookup_keys", "rotate"]
 
 
 def generate_key() -> str:
@@ -69,3 +69,30 @@ def decrypt(token: str, *, ttl: int | None = None) -> bytes:
 def rotate(token: str) -> str:
     """Re-encrypt ``token`` with the first (newest) key."""
     return _fernet().rotate(token.encode("ascii")).decode("ascii")
+
+
+def _hkdf(material: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"wagtail-company-mfa", info=info).derive(material)
+
+
+def lookup_keys() -> list[tuple[str, bytes]]:
+    """
+    The keys of the recovery-code lookup HMAC (SEC-17), one per encryption key, in the same order: the
+    first computes the lookup of new codes, every one of them is tried, so a code issued under an older key
+    keeps working while that key is listed. Each is ``(key id, HMAC key)``.
+
+    They are derived with HKDF and an ``info`` of their own, so the HMAC key is never the encryption key, and
+    a database dump without the keys cannot test guesses. As for the secrets, a key derived from
+    ``SECRET_KEY`` comes last: it issues nothing once keys are configured, but the codes issued before they
+    were still match. The key id (a separate derivation, which reveals nothing about the HMAC key) tells
+    ``mfa_rotate_keys`` which stored codes still depend on an older key.
+    """
+    try:
+        materials = [base64.urlsafe_b64decode(key) for key in mfa_settings.ENCRYPTION_KEYS]
+    except (ValueError, TypeError) as exc:  # pragma: no cover (conf.py validates every entry first)
+        raise ImproperlyConfigured("WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS must be a list of Fernet keys.") from exc
+    materials.append(base64.urlsafe_b64decode(_derived_key()))
+    keys = []
+    for material in materials:
+        keys.append((_hkdf(material, b"recovery-code-key-id")[:4].hex(), _hkdf(material, b"recovery-code-lookup")))
+    return keys
