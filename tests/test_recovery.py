@@ -13,6 +13,7 @@ import time
 import pytest
 import time_machine
 from conftest import password_login
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -159,7 +160,8 @@ def test_a_code_stored_by_the_old_scheme_still_works_once(client, enrolled_user)
     (spent,) = device.codes.filter(used_at__isnull=False)
     assert spent.lookup is None
     (replacement,) = device.codes.filter(used_at__isnull=True)
-    assert replacement.lookup is not None and replacement.code_hash == ""  # the new one is an HMAC
+    assert replacement.lookup is not None  # the new one is an HMAC
+    assert replacement.code_hash == ""
     assert RecoveryCodeDevice.objects.get(pk=device.pk).verify_token(old) is False
 
 
@@ -195,6 +197,25 @@ def test_a_code_stops_working_once_its_key_is_removed(user, settings):  # SEC-17
     (code,) = recovery_flows.issue_recovery_codes(user)
     settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [crypto.generate_key()]
     assert RecoveryCodeDevice.objects.get(user=user).verify_token(code) is False
+
+
+@pytest.mark.django_db
+def test_key_rotation_says_which_recovery_codes_depend_on_the_old_key(user, other_user, settings, capsys):
+    # SEC-17: the codes cannot be re-keyed, so the operator is told what removing the old key would void.
+    recovery_flows.issue_recovery_codes(user)
+    settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = [
+        crypto.generate_key(),
+        *settings.WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS,
+    ]
+    recovery_flows.issue_recovery_codes(other_user)  # under the new key: not counted
+
+    call_command("mfa_rotate_keys")
+
+    out = capsys.readouterr().out
+    assert "1 unused recovery code(s) of 1 user(s) were issued under an older key" in out
+    recovery_flows.issue_recovery_codes(user)
+    call_command("mfa_rotate_keys")
+    assert "recovery code" not in capsys.readouterr().out
 
 
 @pytest.mark.django_db

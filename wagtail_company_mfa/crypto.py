@@ -90,9 +90,13 @@ def lookup_keys() -> list[tuple[str, bytes]]:
     try:
         materials = [base64.urlsafe_b64decode(key) for key in mfa_settings.ENCRYPTION_KEYS]
     except (ValueError, TypeError) as exc:  # pragma: no cover (conf.py validates every entry first)
-        raise ImproperlyConfigured("WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS must be a list of Fernet keys.") from exc
+        raise ImproperlyConfigured(
+            "WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS must be a list of Fernet keys."
+        ) from exc
     materials.append(base64.urlsafe_b64decode(_derived_key()))
     keys = []
     for material in materials:
-        keys.append((_hkdf(material, b"recovery-code-key-id")[:4].hex(), _hkdf(material, b"recovery-code-lookup")))
+        keys.append(
+            (_hkdf(material, b"recovery-code-key-id")[:4].hex(), _hkdf(material, b"recovery-code-lookup"))
+        )
     return keys

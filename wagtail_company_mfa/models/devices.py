@@ -206,7 +206,9 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
         the earlier PBKDF2 scheme (no lookup), which only those users still have.
         """
         rows = list(
-            self.codes.filter(models.Q(lookup__in=candidates) | models.Q(lookup__isnull=True), used_at__isnull=True)
+            self.codes.filter(
+                models.Q(lookup__in=candidates) | models.Q(lookup__isnull=True), used_at__isnull=True
+            )
         )
         # The database found the row by its index; compare_digest confirms it without a timing difference.
         for row in rows:
@@ -231,7 +233,8 @@ class RecoveryCode(models.Model):
     """
 
     device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
-    lookup = models.CharField(max_length=80, null=True, blank=True, editable=False, db_index=True)
+    # NULL, not "", marks a code of the earlier scheme: the migration leaves old rows NULL, no data step.
+    lookup = models.CharField(max_length=80, null=True, blank=True, editable=False, db_index=True)  # noqa: DJ001
     #: The earlier scheme's salted PBKDF2 hash; empty for codes that have a ``lookup``.
     code_hash = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
