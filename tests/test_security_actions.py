@@ -82,7 +82,7 @@ def sign_in(client, user, *, steps: int = 0):
 def code_is_valid(user, code: str) -> bool:
     normalized = recovery_codes.normalize(code)
     return any(
-        recovery_codes.check(normalized, stored.code_hash)
+        recovery_codes.matches(recovery_codes.lookups(normalized), stored.lookup)
         for stored in RecoveryCode.objects.filter(device__user=user, used_at__isnull=True)
     )
 

@@ -13,6 +13,7 @@ lock every enrolled user out.
 from __future__ import annotations
 
 import base64
+import functools
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -22,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .conf import mfa_settings
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "rotate"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "lookup_keys", "rotate"]
 
 
 def generate_key() -> str:
@@ -30,14 +31,14 @@ def generate_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def _derived_key() -> bytes:
+def _derived_key(secret_key: str | None = None) -> bytes:
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=b"wagtail-company-mfa",
         info=b"totp-secret-encryption",
     )
-    return base64.urlsafe_b64encode(hkdf.derive(settings.SECRET_KEY.encode()))
+    return base64.urlsafe_b64encode(hkdf.derive((secret_key or settings.SECRET_KEY).encode()))
 
 
 def _fernet() -> MultiFernet:
@@ -69,3 +70,34 @@ def decrypt(token: str, *, ttl: int | None = None) -> bytes:
 def rotate(token: str) -> str:
     """Re-encrypt ``token`` with the first (newest) key."""
     return _fernet().rotate(token.encode("ascii")).decode("ascii")
+
+
+def _hkdf(material: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"wagtail-company-mfa", info=info).derive(material)
+
+
+def lookup_keys() -> tuple[tuple[str, bytes], ...]:
+    """
+    The keys of the recovery-code lookup HMAC (SEC-17), one per encryption key, in the same order: the
+    first computes the lookup of new codes, every one of them is tried, so a code issued under an older key
+    keeps working while that key is listed. Each is ``(key id, HMAC key)``.
+
+    They are derived with HKDF and an ``info`` of their own, so the HMAC key is never the encryption key, and
+    a database dump without the keys cannot test guesses. As for the secrets, a key derived from
+    ``SECRET_KEY`` comes last: it issues nothing once keys are configured, but the codes issued before they
+    were still match. The key id (a separate derivation, which reveals nothing about the HMAC key) tells
+    ``mfa_rotate_keys`` which stored codes still depend on an older key.
+    """
+    return _lookup_keys(tuple(mfa_settings.ENCRYPTION_KEYS), settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=8)
+def _lookup_keys(encryption_keys: tuple[str, ...], secret_key: str) -> tuple[tuple[str, bytes], ...]:
+    # Cached by the settings it depends on: the HKDF derivations cost more than the HMACs they key, and are
+    # paid on every recovery-code check otherwise. A changed setting is a new cache entry.
+    materials = [base64.urlsafe_b64decode(key) for key in encryption_keys]
+    materials.append(base64.urlsafe_b64decode(_derived_key(secret_key)))
+    return tuple(
+        (_hkdf(material, b"recovery-code-key-id")[:4].hex(), _hkdf(material, b"recovery-code-lookup"))
+        for material in materials
+    )

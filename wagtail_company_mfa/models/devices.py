@@ -168,7 +168,7 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
     """
     A user's single-use recovery codes, as a django-otp device so ``otp_login`` and throttling apply.
 
-    Codes are stored only as salted hashes (SEC-17) in :class:`RecoveryCode` rows; using one marks it spent
+    Codes are stored only as keyed HMACs (SEC-17) in :class:`RecoveryCode` rows; using one marks it spent
     with a conditional ``UPDATE`` (SEC-18). Issuing the replacement is the job of
     :func:`wagtail_company_mfa.recovery_codes.flows.use_recovery_code`.
     """
@@ -184,23 +184,41 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
         allowed, _info = self.verify_is_allowed()
         if not allowed:
             return False
+        code = recovery_codes.normalize(token)
+        # The HMACs first: keys that are not usable stop the attempt here, before anything is counted.
+        candidates = recovery_codes.lookups(code) if code is not None else []
         # Count first, as for the authenticator (SEC-06, SEC-10); a right code clears the count below.
         self.throttle_increment()
-        code = recovery_codes.normalize(token)
-        if code is not None:
-            for candidate in self.codes.filter(used_at__isnull=True):
-                if recovery_codes.check(code, candidate.code_hash) and candidate.spend():
-                    self.throttle_reset(commit=False)
-                    self.set_last_used_timestamp(commit=False)
-                    self.save(
-                        update_fields=[
-                            "throttling_failure_count",
-                            "throttling_failure_timestamp",
-                            "last_used_at",
-                        ]
-                    )
-                    return True
-        return False
+        if code is None:
+            return False
+        match = self._find_code(code, candidates)
+        if match is None or not match.spend():
+            return False
+        self.throttle_reset(commit=False)
+        self.set_last_used_timestamp(commit=False)
+        self.save(update_fields=["throttling_failure_count", "throttling_failure_timestamp", "last_used_at"])
+        return True
+
+    def _find_code(self, code: str, candidates: list[str]) -> RecoveryCode | None:
+        """
+        The unused code matching ``code``, in one query whether it is right or wrong and however many keys
+        and codes there are (SEC-17): the code's lookup under every configured key, plus any code stored by
+        the earlier PBKDF2 scheme (no lookup), which only those users still have.
+        """
+        rows = list(
+            self.codes.filter(
+                models.Q(lookup__in=candidates) | models.Q(lookup__isnull=True), used_at__isnull=True
+            )
+        )
+        # The database found the row by its index; compare_digest confirms it without a timing difference.
+        for row in rows:
+            if recovery_codes.matches(candidates, row.lookup):
+                return row
+        # Only a user who still has a code of the earlier scheme pays for PBKDF2, once per such code.
+        for row in rows:
+            if row.lookup is None and recovery_codes.check_legacy(code, row.code_hash):
+                return row
+        return None
 
     @property
     def unused_count(self) -> int:
@@ -208,8 +226,17 @@ class RecoveryCodeDevice(AtomicThrottlingMixin, TimestampMixin, Device):
 
 
 class RecoveryCode(models.Model):
+    """
+    One recovery code, as ``lookup``: its HMAC-SHA256 under a key derived from the encryption keys, prefixed
+    with that key's id (SEC-17). Codes issued before the HMAC have no ``lookup`` and a salted PBKDF2 hash in
+    ``code_hash`` instead; they keep working until used or replaced.
+    """
+
     device = models.ForeignKey(RecoveryCodeDevice, on_delete=models.CASCADE, related_name="codes")
-    code_hash = models.CharField(max_length=255, editable=False)
+    # NULL, not "", marks a code of the earlier scheme: the migration leaves old rows NULL, no data step.
+    lookup = models.CharField(max_length=80, null=True, blank=True, editable=False, db_index=True)  # noqa: DJ001
+    #: The earlier scheme's salted PBKDF2 hash; empty for codes that have a ``lookup``.
+    code_hash = models.CharField(max_length=255, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     used_at = models.DateTimeField(null=True, blank=True, editable=False)
 

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def add_codes(device: RecoveryCodeDevice, count: int) -> list[str]:
     codes = [recovery_codes.generate() for _ in range(count)]
     RecoveryCode.objects.bulk_create(
-        RecoveryCode(device=device, code_hash=recovery_codes.make_hash(code)) for code in codes
+        RecoveryCode(device=device, lookup=recovery_codes.lookup(code)) for code in codes
     )
     return codes
 
