@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+from io import StringIO
 from smtplib import SMTPException
 
 import pytest
@@ -16,6 +17,7 @@ from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from wagtail_company_mfa.models import MemberNotice
 from wagtail_company_mfa.notices import delivery as reminders
@@ -324,22 +326,65 @@ def test_a_message_refused_every_time_is_given_up_after_five_tries(due_members, 
     assert len(mail.outbox) == 5  # never tried again
 
 
-def test_a_crash_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight(
+def dies_before_marking(monkeypatch, *, after_marks: int = 0) -> None:
+    """
+    ``kill -9`` as the run goes to mark a batch sent: the first ``after_marks`` marks reach the database, then
+    nothing runs any more, not even the clean-up.
+    """
+    real_mark_sent = outbox.mark_sent
+    marks = 0
+
+    def mark_sent(pks, token):
+        nonlocal marks
+        marks += 1
+        if marks > after_marks:
+            raise Killed()
+        return real_mark_sent(pks, token)
+
+    monkeypatch.setattr(outbox, "mark_sent", mark_sent)
+    monkeypatch.setattr(outbox, "mark_failed", lambda notices, token: (0, 0))
+    monkeypatch.setattr(outbox, "release", lambda token, keep=(): None)
+
+
+def test_a_crash_between_sending_a_batch_and_marking_it_resends_exactly_that_batch(
     due_members, settings, monkeypatch
 ):
     """
-    ``kill -9`` after the mail server took message 3 but before its row was marked: nothing runs after that,
-    not even the clean-up. Until the claims expire no other run touches them; then every message not yet
-    sent goes out once, and message 3 a second time. That one message is the documented duplicate window.
+    The documented duplicate window: the mail server accepted batch 2, the process died before its one
+    ``UPDATE``. Batch 1 stays sent, batch 3 (never claimed) goes out with the next run, and batch 2 is sent
+    again once its claims expire: exactly that batch, and nothing else.
+    """
+    dies_before_marking(monkeypatch, after_marks=1)
+    with time_machine.travel(at(1), tick=False), pytest.raises(Killed):
+        run_command(batch_size=2)
+    first_run = [m.to[0].split("@")[0] for m in mail.outbox]
+    assert first_run == ["member0", "member1", "member2", "member3"]
+    monkeypatch.undo()
+
+    with time_machine.travel(at(1, 0, 40), tick=False):
+        run_command(batch_size=2)
+    # Batch 2's claims still hold: only the rows the dead run never claimed went out.
+    assert [m.to[0].split("@")[0] for m in mail.outbox[4:]] == ["member4", "member5"]
+
+    with time_machine.travel(at(1, 1, 30), tick=False):
+        run_command(batch_size=2)
+    assert [m.to[0].split("@")[0] for m in mail.outbox[6:]] == ["member2", "member3"]
+    assert recipients() == sorted([*EVERYONE, "member2", "member3"])
+    assert set(MemberNotice.objects.values_list("status", flat=True)) == {MemberNotice.Status.SENT}
+
+
+def test_a_crash_mid_batch_loses_nothing_and_repeats_at_most_that_batch(due_members, settings, monkeypatch):
+    """
+    ``kill -9`` after the mail server took message 3 of a batch of 6: nothing of the batch is marked. Until
+    the claims expire no other run touches them; then all six go out, the three already sent a second time.
     """
     use_email_backend(settings, "test_reminders.DyingBackend")
     DyingBackend.calls, DyingBackend.die_after = 0, 3
-    monkeypatch.setattr(outbox, "release", lambda token, keep=None: None)  # a dead process cleans nothing
+    dies_before_marking(monkeypatch)
 
     with time_machine.travel(at(1), tick=False), pytest.raises(Killed):
         run_command(batch_size=10)
     assert len(mail.outbox) == 3
-    in_flight = mail.outbox[2].to[0].split("@")[0]
     monkeypatch.undo()
 
     with time_machine.travel(at(1, 0, 40), tick=False):
@@ -348,8 +393,134 @@ def test_a_crash_mid_run_loses_nothing_and_repeats_at_most_the_message_in_flight
 
     with time_machine.travel(at(1, 1, 30), tick=False):
         run_command()
-    assert recipients() == sorted([*EVERYONE, in_flight])
+    assert recipients() == sorted([*EVERYONE, "member0", "member1", "member2"])
     assert set(MemberNotice.objects.values_list("status", flat=True)) == {MemberNotice.Status.SENT}
+
+
+def test_a_message_refused_mid_batch_is_the_only_one_retried_and_the_rest_are_marked_at_once(
+    due_members, settings
+):
+    """
+    ``send_messages`` hands an SMTP server one message after the other; each goes over on its own, on the
+    batch's one connection, so a refusal in the middle says exactly which message did not go out.
+    """
+    use_email_backend(settings, "test_reminders.FlakyBackend")
+    FlakyBackend.calls, FlakyBackend.fail, FlakyBackend.always_fail = 0, {3}, False
+    with time_machine.travel(at(1), tick=False), CaptureQueriesContext(connection) as queries:
+        run_command(batch_size=10)
+
+    assert recipients() == ["member0", "member1", "member3", "member4", "member5"]
+    refused = MemberNotice.objects.get(status=MemberNotice.Status.PENDING)
+    assert refused.user.username == "member2"
+    assert (refused.attempts, refused.claim_token, refused.claimed_at) == (1, None, at(1))
+    assert MemberNotice.objects.filter(status=MemberNotice.Status.SENT, sent_at=at(1)).count() == 5
+    marks = [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "'sent'" in q["sql"]]
+    assert len(marks) == 1, marks  # one UPDATE marks the batch, not one per email
+
+    with time_machine.travel(at(1, 1, 30), tick=False):
+        run_command(batch_size=10)
+    assert recipients() == EVERYONE
+
+
+class ConnectionBackend(locmem.EmailBackend):
+    """locmem that records how the sender uses its connections."""
+
+    opened = 0
+    closed = 0
+    sent_while_closed = 0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.is_open = False
+
+    def open(self):
+        ConnectionBackend.opened += 1
+        self.is_open = True
+        return True
+
+    def close(self):
+        ConnectionBackend.closed += int(self.is_open)
+        self.is_open = False
+
+    def send_messages(self, messages):
+        ConnectionBackend.sent_while_closed += 0 if self.is_open else len(messages)
+        return super().send_messages(messages)
+
+
+def test_the_mail_connection_is_opened_once_per_batch(due_members, settings):
+    use_email_backend(settings, "test_reminders.ConnectionBackend")
+    ConnectionBackend.opened = ConnectionBackend.closed = ConnectionBackend.sent_while_closed = 0
+    with time_machine.travel(at(1), tick=False):
+        run_command(batch_size=2)
+    assert len(mail.outbox) == 6
+    assert (ConnectionBackend.opened, ConnectionBackend.closed) == (3, 3)
+    assert ConnectionBackend.sent_while_closed == 0
+
+
+def delivery_queries(name: str, members: int, batch_size: int) -> int:
+    """The queries of sending the reminders of a new company of ``members``, planned beforehand."""
+    company = make_company(name, require_mfa=True, enforcement_date=datetime.date(2026, 3, 11))
+    for index in range(members):
+        join(
+            make_user(f"{name}{index}", admin=False),
+            company,
+            joined_at=datetime.datetime(2025, 1, 1, tzinfo=UTC),
+        )
+    reminders.plan_reminders()
+    with CaptureQueriesContext(connection) as queries:
+        report = reminders.deliver(company_id=company.pk, batch_size=batch_size)
+    assert report.sent == members
+    # The claim's transaction is a savepoint inside the test's own: not a statement of the sender's.
+    return sum(1 for query in queries if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT")))
+
+
+def test_queries_per_batch_are_constant_not_per_email(db):
+    with time_machine.travel(at(1), tick=False):
+        two_small = delivery_queries("small", members=6, batch_size=3)
+        two_large = delivery_queries("large", members=24, batch_size=12)
+        four_large = delivery_queries("more", members=48, batch_size=12)
+    assert two_small == two_large  # four times the emails per batch, not one query more
+    # Claim (SELECT ... FOR UPDATE SKIP LOCKED, UPDATE), the rows, the enrolled, the memberships, the mark.
+    per_batch = (four_large - two_large) / 2
+    assert per_batch == 6, per_batch
+
+
+def test_the_command_prints_a_progress_line_per_batch(due_members, settings):
+    use_email_backend(settings, "test_reminders.FlakyBackend")
+    FlakyBackend.calls, FlakyBackend.fail, FlakyBackend.always_fail = 0, {3}, False
+    out = StringIO()
+    with time_machine.travel(at(1), tick=False):
+        call_command("mfa_send_reminders", batch_size=2, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == [
+        "batch 1: 2 sent, 0 failed (2 of 6)",
+        "batch 2: 1 sent, 1 failed (4 of 6)",
+        "batch 3: 2 sent, 0 failed (6 of 6)",
+    ]
+    assert lines[3].startswith("Reminder days: 14, 3, 1. Due now: 6. Sent: 5.")
+
+
+def test_the_progress_lines_say_what_was_cancelled_and_verbosity_0_prints_nothing(due_members):
+    enroll_user(due_members[0])
+    out = StringIO()
+    with time_machine.travel(at(1), tick=False):
+        reminders.plan_reminders()
+    enroll_user(due_members[1])  # after planning: the row is cancelled when its turn comes
+    with time_machine.travel(at(1), tick=False):
+        call_command("mfa_send_reminders", batch_size=10, stdout=out)
+    assert out.getvalue().splitlines()[0] == "batch 1: 4 sent, 0 failed, 1 cancelled (5 of 5)"
+
+    quiet = StringIO()
+    with time_machine.travel(at(1, 2), tick=False):
+        call_command("mfa_send_reminders", verbosity=0, stdout=quiet)
+    assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("size", [0, -1, reminders.MAX_BATCH_SIZE + 1])
+def test_a_batch_size_out_of_range_is_refused_with_a_clear_message(db, size):
+    with pytest.raises(CommandError, match=r"--batch-size must be between 1 and 10,000\."):
+        call_command("mfa_send_reminders", batch_size=size, verbosity=0)
+    assert not MemberNotice.objects.exists()
 
 
 def test_an_interrupted_run_gives_back_what_it_had_not_tried(due_members, settings):
@@ -370,8 +541,6 @@ def test_an_interrupted_run_gives_back_what_it_had_not_tried(due_members, settin
 
 
 def test_command_reports_what_it_did(due_members):
-    from io import StringIO
-
     out = StringIO()
     with time_machine.travel(at(1), tick=False):
         call_command("mfa_send_reminders", stdout=out)

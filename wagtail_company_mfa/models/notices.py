@@ -17,8 +17,8 @@ class MemberNotice(models.Model):
 
     It is both the outbox and the ledger that keeps each notice to one delivery: a unique constraint stops
     a second row for the same (user, company, deadline, days before) reminder or (user, company, enforcement
-    date) policy notice, a sender *claims* pending rows before sending, and marks each one sent right after
-    its email is handed to the mail server. See ``wagtail_company_mfa.notices``.
+    date) policy notice, a sender *claims* pending rows before sending, and marks a batch's rows sent once
+    the mail server has accepted their emails. See ``wagtail_company_mfa.notices``.
     """
 
     class Kind(models.TextChoices):

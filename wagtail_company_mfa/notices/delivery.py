@@ -21,21 +21,24 @@ there are:
    until the claim is older than :data:`CLAIM_TIMEOUT`; a running sender renews its claims well before that.
 3. **Check** each claimed row against the database *now* (still a member, still not enrolled, the same
    deadline...): one that is no longer true is cancelled, not sent.
-4. **Send, then mark**: each email is handed to the email backend on its own, and its row is marked sent
-   straight after, before the next email.
+4. **Send, then mark**: the batch's emails go over one connection to the mail server, handed over one at a
+   time so the run knows which were accepted; then one ``UPDATE`` marks the accepted ones sent.
 
 What a failure costs:
 
-- The email backend raises for a message: the row is not marked; it keeps a claim without a token until
-  :data:`CLAIM_TIMEOUT` has passed (a back-off), then any run retries it. After :data:`MAX_ATTEMPTS`
-  failures it is marked failed. After :data:`MAX_CONSECUTIVE_FAILURES` failures in a row the run stops
-  (the mail server is probably down) and gives its untried rows back at once. Nothing is lost, nothing is
-  sent twice.
+- The email backend raises for a message: that row is not marked; the rest of the batch goes on. The row
+  keeps a claim without a token until :data:`CLAIM_TIMEOUT` has passed (a back-off), then any run retries
+  it. After :data:`MAX_ATTEMPTS` failures it is marked failed. After :data:`MAX_CONSECUTIVE_FAILURES`
+  failures in a row the run stops (the mail server is probably down): what the batch had sent is marked,
+  and the untried rows are given back at once. Nothing is lost, nothing is sent twice.
+- The run is interrupted but still alive (``KeyboardInterrupt``, ``SystemExit``): what was sent is marked,
+  the untried rows are given back; the one message being handed over keeps its claim (it may or may not have
+  gone out) and is sent again once the claim expires.
 - The process dies (``kill -9``, power cut) or the database goes away *between* the mail server accepting a
-  message and its row being marked: that one message is sent again once its claim expires. This is the
-  only duplicate window, and it is one message wide: email delivery and a database commit cannot be one
-  transaction, and we choose at-least-once for that message over silently losing it. Every other row the
-  dead run had claimed is sent once, after :data:`CLAIM_TIMEOUT`.
+  batch's messages and the batch being marked: those messages, at most one batch, are sent again once
+  their claims expire. This is the only duplicate window, and it is one batch wide: email delivery and a
+  database commit cannot be one transaction, and we choose at-least-once for that batch over silently
+  losing it. Every other row the dead run had claimed is sent once, after :data:`CLAIM_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -63,6 +66,9 @@ logger = logging.getLogger(__name__)
 
 #: Rows claimed (and emails sent) per batch.
 DELIVERY_BATCH_SIZE = 500
+#: The largest batch ``manage.py mfa_send_reminders --batch-size`` accepts: a batch's ids go into single
+#: queries (SQLite takes at most 32,766 parameters in one), and a crash can repeat one batch.
+MAX_BATCH_SIZE = 10_000
 #: A run stops after this many failed sends in a row: the mail server is probably unreachable.
 MAX_CONSECUTIVE_FAILURES = 3
 #: Finished rows are deleted once their deadline is this far in the past.
@@ -163,6 +169,19 @@ def _build(notice: MemberNotice, now, *, enrolled: set):
         return emails.build_email(user, name, context)
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What one batch of a run did, for the progress lines of ``manage.py mfa_send_reminders``."""
+
+    number: int
+    sent: int
+    failed: int
+    cancelled: int
+    #: Rows this run has handled so far, and how many were waiting when it started (``None`` if not counted).
+    done: int
+    total: int | None
+
+
 def deliver(
     *,
     kinds: Iterable[str] | None = None,
@@ -170,23 +189,39 @@ def deliver(
     limit: int | None = None,
     batch_size: int = DELIVERY_BATCH_SIZE,
     report: Report | None = None,
+    progress: Callable[[Batch], None] | None = None,
 ) -> Report:
     """
     Send pending notices (of ``kinds``, for ``company_id``; default: all), at most ``limit`` rows, in
-    batches of ``batch_size``. Raises :class:`DeliveryAborted` when sending keeps failing.
+    batches of ``batch_size``, calling ``progress`` after each batch. Raises :class:`DeliveryAborted` when
+    sending keeps failing.
+
+    Each batch costs a constant number of queries, whatever its size: one ``UPDATE`` claims it, one
+    ``UPDATE`` marks the emails the mail server accepted sent, one counts the refused ones. Its emails go
+    over one connection to the mail server, handed over one at a time (``send_messages([message])``), so
+    the run knows exactly which were accepted: SMTP sends a list one message after the other anyway, and a
+    list that fails halfway would not say which of its messages had gone out.
     """
     report = report or Report()
     kinds = list(kinds) if kinds else None
     token = uuid.uuid4()
-    done = 0
+    total = None
+    if progress is not None:
+        total = outbox.waiting(kinds=kinds, company_id=company_id)
+        if limit is not None:
+            total = min(total, limit)
+    done = number = 0
     consecutive_failures = 0
-    in_flight = None
+    # Rows whose email may have gone out but whose row is not marked yet: the message being handed over,
+    # and the batch's accepted messages until their mark is committed. They are never given back early.
+    unsettled: set[int] = set()
     renewed = time.monotonic()
     try:
         while limit is None or done < limit:
             size = batch_size if limit is None else min(batch_size, limit - done)
             if not outbox.claim(token, size, kinds=kinds, company_id=company_id):
                 break
+            number += 1
             notices = list(
                 MemberNotice.objects.filter(claim_token=token, status=Status.PENDING)
                 .select_related("user", "user__wagtail_userprofile", "company")
@@ -208,34 +243,42 @@ def deliver(
             for notice in notices:
                 reason = _why_not(notice, now, enrolled=enrolled, joined=joined)
                 (to_cancel if reason else to_send).append(notice)
+            cancelled = 0
             if to_cancel:
-                report.cancelled += MemberNotice.objects.filter(
+                cancelled = MemberNotice.objects.filter(
                     pk__in=[notice.pk for notice in to_cancel], claim_token=token
                 ).update(status=Status.CANCELLED, claim_token=None, claimed_at=None)
+                report.cancelled += cancelled
 
+            accepted: list[int] = []
+            refused: list[MemberNotice] = []
             mail = compat.email_connection()
+            opened = False
             try:
                 for notice in to_send:
                     if time.monotonic() - renewed > CLAIM_TIMEOUT.total_seconds() / 3:
-                        MemberNotice.objects.filter(claim_token=token, status=Status.PENDING).update(
-                            claimed_at=timezone.now()
-                        )
+                        outbox.renew(token)
                         renewed = time.monotonic()
                     try:
                         message = _build(notice, now, enrolled=enrolled)
                         if message is None:  # no address after all
                             raise ValueError("no email address")
-                        in_flight = notice.pk
+                        if not opened:
+                            # Opened once, here rather than before the loop, so that a mail server that
+                            # cannot be reached counts as a failed send (and stops the run after a few).
+                            mail.open()
+                            opened = True
+                        unsettled.add(notice.pk)
                         if mail.send_messages([message]) != 1:
                             raise RuntimeError("the email backend did not send the message")
                     except Exception as exc:
-                        in_flight = None
+                        # Refused: known not to have gone out. (Anything that is not an ``Exception``,
+                        # the process being told to stop, leaves the row in ``unsettled``: its fate is
+                        # unknown.)
+                        unsettled.discard(notice.pk)
                         logger.exception("Could not send MFA notice %s.", notice.pk)
                         report.errors.append(f"notice {notice.pk}: {exc}")
-                        if outbox.mark_failed(notice, token) == Status.FAILED:
-                            report.failed += 1
-                        else:
-                            report.retry_later += 1
+                        refused.append(notice)
                         consecutive_failures += 1
                         if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
                             report.aborted = True
@@ -243,16 +286,37 @@ def deliver(
                                 f"{consecutive_failures} emails in a row could not be sent; stopping."
                             ) from exc
                         continue
-                    outbox.mark_sent(notice, token)
-                    in_flight = None
+                    accepted.append(notice.pk)
                     consecutive_failures = 0
-                    report.sent += 1
             finally:
-                mail.close()
+                # Also when the batch stops early (aborted, interrupted): what the mail server accepted is
+                # marked sent, what it refused is counted. Only a process that dies before this line
+                # leaves the batch unmarked; that batch is sent again once its claims expire.
+                try:
+                    mail.close()
+                finally:
+                    outbox.mark_sent(accepted, token)
+                    unsettled.difference_update(accepted)
+                    report.sent += len(accepted)
+                    given_up, retry_later = outbox.mark_failed(refused, token)
+                    report.failed += given_up
+                    report.retry_later += retry_later
+            if progress is not None:
+                progress(
+                    Batch(
+                        number=number,
+                        sent=len(accepted),
+                        failed=len(refused),
+                        cancelled=cancelled,
+                        done=done,
+                        total=total,
+                    )
+                )
     finally:
-        # Untried rows go back at once. A row whose send was interrupted (not failed: e.g. the process was
-        # told to stop mid-send) keeps its claim and is retried once the claim expires.
-        outbox.release(token, keep=in_flight)
+        # Untried rows go back at once. A row whose send was interrupted (not refused: e.g. the process was
+        # told to stop mid-send), or whose mark did not reach the database, keeps its claim and is retried
+        # once the claim expires.
+        outbox.release(token, keep=unsettled)
     return report
 
 
@@ -266,12 +330,12 @@ def delete_old(now: datetime.datetime | None = None) -> int:
     return deleted
 
 
-def run(*, batch_size: int = DELIVERY_BATCH_SIZE) -> Report:
+def run(*, batch_size: int = DELIVERY_BATCH_SIZE, progress: Callable[[Batch], None] | None = None) -> Report:
     """What ``manage.py mfa_send_reminders`` does: plan the reminders due now, send everything pending."""
     report = Report()
     report.planned = plan_reminders()
     try:
-        deliver(batch_size=batch_size, report=report)
+        deliver(batch_size=batch_size, report=report, progress=progress)
     except DeliveryAborted:
         report.aborted = True
     report.deleted = delete_old()

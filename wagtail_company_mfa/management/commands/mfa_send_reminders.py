@@ -18,13 +18,18 @@ class Command(BaseCommand):
             "--batch-size",
             type=int,
             default=reminders.DELIVERY_BATCH_SIZE,
-            help=f"Emails sent per batch (default {reminders.DELIVERY_BATCH_SIZE}). Memory use follows it.",
+            help=(
+                f"Emails sent per batch (default {reminders.DELIVERY_BATCH_SIZE}, at most "
+                f"{reminders.MAX_BATCH_SIZE}). Memory use follows it; a crash can repeat at most one batch."
+            ),
         )
 
     def handle(self, *args, batch_size, verbosity=1, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
-        report = reminders.run(batch_size=batch_size)
+        if not 1 <= batch_size <= reminders.MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be between 1 and {reminders.MAX_BATCH_SIZE:,}.")
+        report = reminders.run(
+            batch_size=batch_size, progress=self.write_progress if verbosity >= 1 else None
+        )
         if verbosity >= 1:
             days = ", ".join(str(day) for day in mfa_settings.REMINDER_DAYS) or "none"
             self.stdout.write(
@@ -45,3 +50,13 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{report.failed} email(s) could not be sent after {outbox.MAX_ATTEMPTS} tries."
             )
+
+    def write_progress(self, batch: reminders.Batch) -> None:
+        """One line per batch, for cron logs: "batch 3: 500 sent, 0 failed (1,500 of 90,000)"."""
+        cancelled = f", {batch.cancelled:,} cancelled" if batch.cancelled else ""
+        # Another run may have taken some of the rows counted at the start, or new ones been planned since.
+        of = f" of {batch.total:,}" if batch.total is not None else ""
+        self.stdout.write(
+            f"batch {batch.number}: {batch.sent:,} sent, {batch.failed:,} failed{cancelled} "
+            f"({batch.done:,}{of})"
+        )
