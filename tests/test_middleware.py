@@ -212,7 +212,7 @@ def test_an_error_while_deciding_fails_closed(client, enrolled_user, monkeypatch
     def broken(user):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(gate.factors, "is_enrolled", broken)
+    monkeypatch.setattr(gate, "standing_for", broken)
     response = client.get("/admin/pages/")
     assert response.status_code == 302
     assert response.url == "/admin/login/"

@@ -149,9 +149,32 @@ def factors_of(user, *, among=None, confirmed: bool = True) -> frozenset[str]:
     return frozenset(first.union(*others))
 
 
+def tagged_rows(user, fields, *, key_at: int, confirmed: bool = True) -> list:
+    """
+    For a ``UNION`` with another query whose columns have the types ``fields`` (model field instances): one
+    ``values_list`` per device model of every factor, a row per device of ``user``, with the factor's key in
+    column ``key_at`` and NULL in every other column. Lets a caller learn :func:`factors_of` in the same
+    query as something else (``companies.policy.standing_for``) without naming a device model.
+    """
+    querysets = []
+    for factor in all_factors():
+        for queryset in factor.devices(confirmed=confirmed, user_id=user.pk):
+            columns = {
+                f"mfa_column_{index}": Value(factor.key if index == key_at else None, output_field=field)
+                for index, field in enumerate(fields)
+            }
+            querysets.append(queryset.annotate(**columns).values_list(*columns).order_by())
+    return querysets
+
+
 def is_enrolled(user) -> bool:
     """Whether ``user`` has a factor that counts as enrolled (recovery codes alone do not count)."""
     return bool(factors_of(user, among=enrolling_factors()))
+
+
+def enrolls(keys) -> bool:
+    """Whether the factor keys ``keys`` (an answer of :func:`factors_of`) make a user enrolled."""
+    return any(factor.key in keys for factor in enrolling_factors())
 
 
 def enrolled_device(user):

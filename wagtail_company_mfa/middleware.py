@@ -133,7 +133,11 @@ class CompanyMFAMiddleware:
         request that leaves the key alone costs nothing: the key is compared without loading the session.
         """
         key_after = self._session_key(request)
-        if not key_before or key_after == key_before:
+        if (
+            not key_before
+            or key_after == key_before
+            or registry.already_followed(request, key_before, key_after)
+        ):
             return
         try:
             registry.follow_key(key_before, key_after, registry.session_user_id(request.session))

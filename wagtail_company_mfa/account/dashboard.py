@@ -21,10 +21,10 @@ from django.utils.translation import ngettext
 from wagtail.admin import messages
 from wagtail.admin.ui.components import Component
 
-from .. import factors
+from ..base import gate
 from ..base.session import PREFIX
 from ..base.users import user_time_zone
-from ..companies.policy import Requirement, requirement_for
+from ..companies.policy import Requirement
 from ..conf import mfa_settings
 from ..notices.planning import due_stage
 
@@ -34,14 +34,15 @@ logger = logging.getLogger(__name__)
 REMINDED = PREFIX + "reminded"
 
 
-def _upcoming_requirement(user) -> Requirement | None:
+def _upcoming_requirement(request, user) -> Requirement | None:
     """The user's UPCOMING requirement if they have not enrolled, else ``None``."""
     if getattr(user, "is_verified", lambda: False)():
         return None  # verified means enrolled: no reminder, and no query
-    requirement = requirement_for(user)
-    if not requirement.is_upcoming or factors.is_enrolled(user):
+    # The gate asked already for this request (an unverified session): reuse its answer.
+    known = gate.standing(request, user)
+    if not known.requirement.is_upcoming or known.is_enrolled:
         return None
-    return requirement
+    return known.requirement
 
 
 def setup_url(next_url: str = "") -> str:
@@ -89,7 +90,7 @@ def dismissible_id_for(requirement: Requirement) -> str:
 
 def upcoming_panel_for(request) -> UpcomingMFAPanel | None:
     """The dashboard panel for this request's user, or ``None`` (not upcoming, enrolled, or dismissed)."""
-    requirement = _upcoming_requirement(request.user)
+    requirement = _upcoming_requirement(request, request.user)
     if requirement is None:
         return None
     dismissible_id = dismissible_id_for(requirement)
@@ -112,7 +113,7 @@ def remind_once_per_session(request, user) -> None:
     if request.session.get(REMINDED):
         return
     try:
-        requirement = _upcoming_requirement(user)
+        requirement = _upcoming_requirement(request, user)
         request.session[REMINDED] = True
         if requirement is None:
             return

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from django.views import static as static_views
 
 from .. import factors
-from ..companies.policy import requirement_for
+from ..companies.policy import Requirement, standing_for
 from ..conf import mfa_settings
 from ..recovery_codes import unsaved
 from . import pending
@@ -230,15 +230,56 @@ def is_login_url(request, url: str) -> bool:
     return is_login_match(match)
 
 
+#: Where :func:`standing` keeps its answer on the request: ``(user pk, Standing)``.
+STANDING_ATTRIBUTE = "_wagtail_company_mfa_standing"
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the policy requires of a user and which factors they have, as asked once for a request."""
+
+    requirement: Requirement
+    #: The keys of the factors the user has (``factors.factors_of``).
+    factors: frozenset[str]
+
+    @property
+    def is_enrolled(self) -> bool:
+        return factors.enrolls(self.factors)
+
+
+def standing(request, user) -> Standing:
+    """
+    The requirement and the factors of ``user``, in one query, asked once per request: the gate asks it for
+    a session that has not passed the second factor, and the MFA pages, the dashboard panel and the sign-in
+    reminder of the same request reuse the answer instead of asking again. Never kept beyond the request, so
+    a policy change, a reset or a new device counts on the next request, on every app server (SEC-36,
+    SEC-37).
+    """
+    known = getattr(request, STANDING_ATTRIBUTE, None)
+    if known is not None and known[0] == user.pk:
+        return known[1]
+    requirement, keys = standing_for(user)
+    answer = Standing(requirement=requirement, factors=keys)
+    setattr(request, STANDING_ATTRIBUTE, (user.pk, answer))
+    return answer
+
+
+def forget_standing(request) -> None:
+    """Drop the request's :func:`standing`, after this request changed the user's factors."""
+    if hasattr(request, STANDING_ATTRIBUTE):
+        delattr(request, STANDING_ATTRIBUTE)
+
+
 def pending_action(request, user) -> str | None:
     """What this session must do before it may go on, or ``None`` if nothing."""
     if user.is_verified():
         # Freshly issued recovery codes must be saved before anything else.
         return SAVE_CODES if unsaved.has_unsaved_codes(request.session) else None
+    known = standing(request, user)
     # SEC-26: a user with an authenticator is always asked for it, whatever the policy says.
-    if factors.is_enrolled(user):
+    if known.is_enrolled:
         action = VERIFY
-    elif requirement_for(user).is_required:
+    elif known.requirement.is_required:
         action = ENROLL
     else:
         return None

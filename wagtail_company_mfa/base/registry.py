@@ -10,7 +10,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import UserSession
@@ -26,10 +26,14 @@ def track(session_key: str | None, user) -> None:
     user_id = getattr(user, "pk", None)
     if not session_key or user_id is None:
         return
-    UserSession.objects.update_or_create(session_key=session_key, defaults={"user_id": user_id})
-    # Forget sessions that have expired anyway, so the table stays as small as the set of live sessions.
+    # Two statements and no transaction of their own, on every sign-in: a row for this key (a session
+    # signed in again) goes, with the user's sessions that have expired anyway, so the table stays as small
+    # as the set of live sessions; then the session is added, signed in now.
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    UserSession.objects.filter(user_id=user_id, created_at__lt=cutoff).delete()
+    UserSession.objects.filter(
+        Q(session_key=session_key) | Q(user_id=user_id, created_at__lt=cutoff)
+    ).delete()
+    UserSession.objects.create(session_key=session_key, user_id=user_id)
 
 
 def follow_key(old_key: str | None, new_key: str | None, user_id) -> None:
@@ -41,23 +45,37 @@ def follow_key(old_key: str | None, new_key: str | None, user_id) -> None:
     """
     if not old_key or old_key == new_key:
         return  # a new session: the sign-in receiver registered it
-    with transaction.atomic():
-        old_rows = UserSession.objects.filter(session_key=old_key)
-        # A row for the new key already exists when ``retrack`` followed it, or the sign-in registered it.
-        # Otherwise move the row (keeping when the sign-in was), or add the session the registry had missed.
-        if (
-            new_key
-            and user_id is not None
-            and not UserSession.objects.filter(session_key=new_key).exists()
-            and not old_rows.filter(user_id=user_id).update(session_key=new_key)
-        ):
-            UserSession.objects.create(session_key=new_key, user_id=user_id)
-        old_rows.delete()
+    # No transaction of its own: each statement leaves the registry at least as true as before (the new key
+    # is added before the old one goes), so a failure half-way never hides a session from "end my other
+    # sessions", and a sign-in pays for no extra transaction.
+    old_rows = UserSession.objects.filter(session_key=old_key)
+    # A row for the new key already exists when the sign-in registered it. Otherwise move the row (keeping
+    # when the sign-in was), or add the session the registry had missed.
+    if (
+        new_key
+        and user_id is not None
+        and not UserSession.objects.filter(session_key=new_key).exists()
+        and not old_rows.filter(user_id=user_id).update(session_key=new_key)
+    ):
+        UserSession.objects.create(session_key=new_key, user_id=user_id)
+    old_rows.delete()
+
+
+#: Where :func:`retrack` notes the move it made, so the middleware does not make it again at the end of the
+#: request: ``(old key, new key)``.
+FOLLOWED_ATTRIBUTE = "_wagtail_company_mfa_followed"
 
 
 def retrack(request, old_key: str | None) -> None:
     """Follow the session to its new key after ``cycle_key()`` in this request."""
-    follow_key(old_key, request.session.session_key, session_user_id(request.session))
+    new_key = request.session.session_key
+    follow_key(old_key, new_key, session_user_id(request.session))
+    setattr(request, FOLLOWED_ATTRIBUTE, (old_key, new_key))
+
+
+def already_followed(request, old_key: str | None, new_key: str | None) -> bool:
+    """Whether :func:`retrack` already moved this request's session from ``old_key`` to ``new_key``."""
+    return getattr(request, FOLLOWED_ATTRIBUTE, None) == (old_key, new_key)
 
 
 def session_user_id(session):

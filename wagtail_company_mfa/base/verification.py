@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import crypto, signals
 from ..audit import AuditAction, audit, send
 from ..models import last_verify_outcome
-from . import reauth, registry
+from . import gate, reauth, registry
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def complete_verification(request, device) -> None:
     CSRF token are rotated here: the privilege of the session changes (SEC-30).
     """
     django_otp.login(request, device)
+    gate.forget_standing(request)
     old_key = request.session.session_key
     request.session.cycle_key()
     registry.retrack(request, old_key)

@@ -20,10 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import View
 
-from .. import factors
-from ..companies.policy import requirement_for
 from ..recovery_codes import unsaved
-from . import verification
+from . import gate, verification
 
 #: On every MFA view: never cached (a secret may show, SEC-23) and codes and passwords kept out of error
 #: reports (SEC-44).
@@ -108,8 +106,10 @@ class PendingView(View):
             if unsaved.has_unsaved_codes(request.session):
                 return redirect(with_next(request, reverse("wagtail_company_mfa:save_codes")))
             return redirect(safe_next_url(request))
-        if not factors.is_enrolled(request.user):
-            if requirement_for(request.user).is_required:
+        # The gate's answer for this request (it asked already, on the way in): no query of its own.
+        known = gate.standing(request, request.user)
+        if not known.is_enrolled:
+            if known.requirement.is_required:
                 return redirect(with_next(request, reverse("wagtail_company_mfa:required")))
             return redirect(safe_next_url(request))
         return super().dispatch(request, *args, **kwargs)

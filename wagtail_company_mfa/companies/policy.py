@@ -18,9 +18,21 @@ import enum
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.utils import timezone
 
+from .. import factors
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
 from ..models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
 from .permissions import MANAGE_ALL_CODENAME
@@ -125,19 +137,18 @@ def company_deadlines(user) -> list[CompanyDeadline]:
     enforcement date: they can change any company's policy and reset anyone's MFA, so the strictest company
     applies to them.
     """
-    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
-        return _member_deadlines(user)
-    return _governor_deadlines(user)
+    return _deadlines_from(_company_rows(user))
 
 
-def _member_deadlines(user) -> list[CompanyDeadline]:
-    rows = (
+def _member_rows(user):
+    return (
         CompanyMembership.objects.filter(
             user_id=user.pk,
             is_active=True,
             company__require_mfa=True,
             company__enforcement_date__isnull=False,
         )
+        .annotate(governs=Value(False, output_field=BooleanField()))
         .values_list(
             "company_id",
             "company__name",
@@ -145,35 +156,15 @@ def _member_deadlines(user) -> list[CompanyDeadline]:
             "company__time_zone",
             "company__new_member_grace_days",
             "joined_at",
+            "governs",
         )
         .order_by()
     )
-    deadlines = []
-    for company_id, name, enforcement_date, time_zone, grace_days, joined_at in rows:
-        deadline, grace_applied = member_deadline(
-            enforcement_date=enforcement_date,
-            time_zone=time_zone,
-            joined_at=joined_at,
-            grace_days=grace_days,
-            company_id=company_id,
-        )
-        deadlines.append(
-            CompanyDeadline(
-                company_id=company_id,
-                company_name=name,
-                enforcement_date=enforcement_date,
-                time_zone=time_zone,
-                deadline=deadline,
-                grace_applied=grace_applied,
-            )
-        )
-    deadlines.sort(key=lambda d: (d.deadline, d.company_name))
-    return deadlines
 
 
-def _governor_deadlines(user) -> list[CompanyDeadline]:
+def _governor_rows(user):
     """
-    The companies that require MFA of a user who may govern every company, in one query: each requiring
+    The companies that require MFA of a user who may govern every company, as one query: each requiring
     company with the user's membership (if any), and whether the user holds ``manage_all_companies``
     (directly or through a group; a superuser holds it without asking).
     """
@@ -184,22 +175,40 @@ def _governor_deadlines(user) -> list[CompanyDeadline]:
         joined_at=Subquery(membership)
     )
     if user.is_superuser:
-        rows = companies.values_list(
-            "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at"
-        )
-        rows = [(*row, True) for row in rows.order_by()]
+        companies = companies.annotate(governs=Value(True, output_field=BooleanField()))
     else:
         holds = Permission.objects.filter(
             content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
         ).filter(Q(user=user.pk) | Q(group__user=user.pk))
-        rows = (
-            companies.annotate(governs=Exists(holds))
-            .filter(Q(joined_at__isnull=False) | Q(governs=True))
-            .values_list(
-                "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
-            )
-            .order_by()
+        companies = companies.annotate(governs=Exists(holds)).filter(
+            Q(joined_at__isnull=False) | Q(governs=True)
         )
+    return companies.values_list(
+        "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
+    ).order_by()
+
+
+#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
+ROW_FIELDS = (
+    IntegerField(),
+    CharField(),
+    DateField(),
+    CharField(),
+    IntegerField(),
+    DateTimeField(),
+    BooleanField(),
+)
+#: The column of a factor row that holds the factor's key; the company id column of such a row is NULL.
+FACTOR_KEY_COLUMN = 1
+
+
+def _company_rows(user):
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
+        return _member_rows(user)
+    return _governor_rows(user)
+
+
+def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
     for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs in rows:
         grace_applied = governed = False
@@ -247,12 +256,43 @@ def requirement_for(user, *, now: datetime.datetime | None = None) -> Requiremen
     """
     if user is None or not user.is_authenticated or is_exempt(user):
         return NOT_REQUIRED
-    if now is None:
-        now = timezone.now()
-    elif timezone.is_naive(now):
-        raise ValueError("requirement_for() needs an aware datetime for `now`.")
+    now = _instant(now)
+    return _requirement(user, company_deadlines(user), now)
 
-    deadlines = company_deadlines(user)
+
+def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Requirement, frozenset[str]]:
+    """
+    ``(requirement_for(user), factors.factors_of(user))`` in one query instead of two: the company rows and
+    the factor rows of the registry (``factors.tagged_rows``) as one ``UNION ALL``. What the gate asks of
+    a session that has not passed the second factor, on every request (docs/performance.md). An anonymous
+    or exempt user costs only the factor query (the requirement needs none).
+    """
+    if user is None or not user.is_authenticated:
+        return NOT_REQUIRED, frozenset()
+    if is_exempt(user):
+        return NOT_REQUIRED, factors.factors_of(user)
+    now = _instant(now)
+    rows = _company_rows(user).union(
+        *factors.tagged_rows(user, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN), all=True
+    )
+    company_rows, keys = [], set()
+    for row in rows:
+        if row[0] is None:
+            keys.add(row[FACTOR_KEY_COLUMN])
+        else:
+            company_rows.append(row)
+    return _requirement(user, _deadlines_from(company_rows), now), frozenset(keys)
+
+
+def _instant(now: datetime.datetime | None) -> datetime.datetime:
+    if now is None:
+        return timezone.now()
+    if timezone.is_naive(now):
+        raise ValueError("requirement_for() needs an aware datetime for `now`.")
+    return now
+
+
+def _requirement(user, deadlines: list[CompanyDeadline], now: datetime.datetime) -> Requirement:
     passed = tuple(d for d in deadlines if d.deadline <= now)
     ahead = tuple(d for d in deadlines if d.deadline > now)
 

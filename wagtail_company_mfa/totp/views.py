@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
 from .. import factors
-from ..base import email_confirmation, reauth, verification
+from ..base import email_confirmation, gate, reauth, verification
 from ..base.session import PREFIX
 from ..base.view_helpers import (
     PendingView,
@@ -56,8 +56,8 @@ class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
         locked_until = device and verification.locked_until_for(device)
         if locked_until and self.request.method == "GET":
             context["throttle_message"] = retry_message(locked_until)
-        # The other factors the user may sign in with instead, from the registry (one query).
-        others = factors.factors_of(self.request.user) - {"totp"}
+        # The other factors the user may sign in with instead: the registry's answer the gate already has.
+        others = gate.standing(self.request, self.request.user).factors - {"totp"}
         context["other_factors"] = [factor for factor in factors.all_factors() if factor.key in others]
         context["has_recovery_codes"] = "recovery_codes" in others
         return context

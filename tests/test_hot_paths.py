@@ -1,0 +1,116 @@
+"""
+What the package costs in SQL on the paths every request and every sign-in takes (docs/performance.md),
+counted through the real stack: Wagtail's login, the middleware, the views. Compared with the same request
+without the package's middleware where that is the fair baseline.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import login_fields, sign_in
+from django.conf import settings as django_settings
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from wagtail import hooks
+
+from wagtail_company_mfa.models import UserSession
+
+pytestmark = pytest.mark.django_db
+
+GATE = "wagtail_company_mfa.middleware.CompanyMFAMiddleware"
+#: A near-empty view that reads ``request.user`` (login_required).
+READS_USER = "/media/protected/report.pdf"
+PANEL = "data-mfa-upcoming"
+
+
+def queries_for(client, url: str) -> int:
+    client.get(url)  # warm: content types, templates
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def without_gate(settings, client) -> Client:
+    """The same browser (session cookie) on a stack without the package's middleware."""
+    settings.MIDDLEWARE = [name for name in django_settings.MIDDLEWARE if name != GATE]
+    plain = Client()  # a new handler: the test client builds its middleware chain once
+    plain.cookies = client.cookies
+    return plain
+
+
+@pytest.mark.parametrize("name", ["carol", "bob"])  # NOT_REQUIRED, UPCOMING
+def test_unenrolled_users_pay_one_query_on_a_request_that_reads_the_user(client, demo, settings, name):
+    """The gate asks "which factors, what do the companies require" in one query (SEC-37: every request)."""
+    sign_in(client, demo.user(name))
+    with_gate = queries_for(client, READS_USER)
+    assert with_gate - queries_for(without_gate(settings, client), READS_USER) == 1
+
+
+def test_a_verified_user_pays_no_query_of_ours(client, demo, settings):
+    """Only django-otp's device lookup (SEC-36), which the baseline also makes for a verified session."""
+    sign_in(client, demo.erin)
+    with_gate = queries_for(client, READS_USER)
+    assert with_gate == queries_for(without_gate(settings, client), READS_USER)
+
+
+@pytest.mark.parametrize("name", ["carol", "bob"])
+def test_dashboard_panel_reuses_the_gates_answer(client, demo, monkeypatch, name):
+    """The upcoming panel asks nothing the gate has not asked already on this request."""
+    sign_in(client, demo.user(name))
+    client.get("/admin/")
+    with CaptureQueriesContext(connection) as with_panel:
+        response = client.get("/admin/")
+    assert (PANEL in response.content.decode()) is (name == "bob")
+    monkeypatch.setitem(hooks._hooks, "construct_homepage_panels", [])
+    with CaptureQueriesContext(connection) as without_panel:
+        client.get("/admin/")
+    assert len(with_panel) == len(without_panel)
+
+
+def test_sign_in_reminder_reuses_one_answer(client, demo):
+    """The once-per-session message at sign-in costs the one combined query, not two."""
+    with CaptureQueriesContext(connection) as captured:
+        client.post("/admin/login/", login_fields(demo.bob))
+    ours = [q["sql"] for q in captured if "wagtail_company_mfa_company" in q["sql"]]
+    assert len(ours) == 1
+    assert "UNION ALL" in ours[0]
+
+
+def login_queries(client, user) -> CaptureQueriesContext:
+    """The password step (following the redirects to the code page), then the code (SEC-30)."""
+    client.get("/admin/login/")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/admin/login/", login_fields(user), follow=True)
+        assert response.redirect_chain[-1][0].startswith("/admin/company-mfa/verify/")
+        response = client.post("/admin/company-mfa/verify/", {"code": user.phone.code(), "next": "/admin/"})
+        assert response.status_code == 302
+        assert response["Location"] == "/admin/"
+    return captured
+
+
+def test_full_login_query_budget(client, demo):
+    captured = login_queries(client, demo.erin)
+    sql = [q["sql"] for q in captured]
+    assert len(sql) <= 52, "\n".join(sql)
+    # SEC-10: the code is still checked and counted under the row lock, in django-otp's transaction.
+    assert sum("throttling_failure_count" in s and s.startswith("UPDATE") for s in sql) == 2
+    # The registry (SEC-36): two statements at the password step (no update_or_create transaction), and the
+    # verification follows the new session key once, not again in the middleware (was 16 statements).
+    registry_sql = [s for s in sql if "wagtail_company_mfa_usersession" in s]
+    assert len(registry_sql) == 5, "\n".join(registry_sql)
+    session_key = client.session.session_key
+    assert list(UserSession.objects.filter(user=demo.erin).values_list("session_key", flat=True)) == [
+        session_key
+    ]
+
+
+def test_login_registry_replaces_a_stale_row_for_the_same_key(client, demo):
+    """A row already registered for the key (another user's, say) is replaced, not duplicated (SEC-36)."""
+    from wagtail_company_mfa.base import registry
+
+    registry.track("k" * 32, demo.alice)
+    registry.track("k" * 32, demo.bob)
+    assert list(UserSession.objects.filter(session_key="k" * 32).values_list("user_id", flat=True)) == [
+        demo.bob.pk
+    ]
