@@ -34,7 +34,8 @@ client through the whole middleware stack, it measures each of these, with its S
   kept), queries per email and milliseconds per email.
 
 It prints one table, sizes as columns. Ratios are against the smallest size in the run. ``--sizes 10,1000``
-takes about a minute; 100,000 members take several minutes (docs/performance.md, "At scale").
+takes about a minute on an idle machine (two on a loaded one); 100,000 members take several minutes once the
+report streams and the reminders run in batches, most of an hour before (docs/performance.md, "At scale").
 """
 
 from __future__ import annotations
