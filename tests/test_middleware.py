@@ -337,6 +337,7 @@ def media_file(settings):
     import pathlib
 
     path = pathlib.Path(settings.MEDIA_ROOT) / "gate-test-logo.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)  # MEDIA_ROOT is made by the first upload otherwise
     path.write_text("a public file")
     yield "/media/files/gate-test-logo.txt"
     path.unlink()
