@@ -309,6 +309,9 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
 
     def get_context_data(self, *args, **kwargs):
         context = super().get_context_data(*args, **kwargs)
+        if self.is_export:
+            # The file has no summary; counting would only delay the download.
+            return context
         context.update(
             company=self.company,
             summary=self.summary,
