@@ -7,6 +7,7 @@ summary at the top. The rows come from :mod:`wagtail_company_mfa.companies.enrol
 from __future__ import annotations
 
 import datetime
+import itertools
 import tempfile
 
 import django_filters
@@ -20,17 +21,19 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext, gettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views.mixins import ExcelDateFormatter
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
 from ...models import CompanyMembership
-from .. import permissions
+from .. import permissions, spreadsheet
 from ..enrollment import (
     DUE,
     ENROLLED,
     NOT_ENROLLED,
     OVERDUE,
     STATE_FILTER_CHOICES,
+    STATE_LABELS,
     EnrollmentSummary,
     exempt_membership_ids,
     member_queryset,
@@ -263,13 +266,31 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def _local(self, value):
         return value.astimezone(self.zone) if value else None
 
+    @cached_property
+    def _labels(self) -> dict:
+        # Translated once per export, not once per row.
+        return {
+            "state": {state: str(label) for state, label in STATE_LABELS.items()},
+            "role": {role: str(label) for role, label in CompanyMembership.Role.choices},
+            "overdue": {True: gettext("Yes"), False: gettext("No")},
+        }
+
     def to_row_dict(self, item):
         if isinstance(item, CompanyMembership):
             item = member_row(item, self.company)
-        row = super().to_row_dict(item)
-        for field in ("deadline", "enrolled_at", "last_used_at", "joined_at"):
-            row[field] = self._local(row[field])
-        return row
+        labels = self._labels
+        return {
+            "name": item.name,
+            "username": item.username,
+            "email": item.email,
+            "role_label": labels["role"].get(item.role, item.role),
+            "state_label": labels["state"][item.state],
+            "overdue_label": labels["overdue"][item.is_overdue],
+            "deadline": self._local(item.deadline),
+            "enrolled_at": self._local(item.enrolled_at),
+            "last_used_at": self._local(item.last_used_at),
+            "joined_at": self._local(item.joined_at),
+        }
 
     @cached_property
     def custom_value_preprocess(self):
@@ -290,9 +311,25 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def get_heading(self, queryset, field):
         return super().get_heading(CompanyMembership.objects.none(), field)
 
+    def write_xlsx(self, queryset, output):
+        # Wagtail's write_xlsx, with the same values and date format, through a writer that does not build
+        # a cell object per value (companies/spreadsheet.py).
+        headings = [self.get_heading(queryset, field) for field in self.list_export]
+        rows = (
+            [
+                self.preprocess_field_value(field, value, self.FORMAT_XLSX)
+                for field, value in self.to_row_dict(item).items()
+            ]
+            for item in queryset
+        )
+        spreadsheet.write_xlsx(
+            itertools.chain([headings], rows), output, date_format=ExcelDateFormatter().get()
+        )
+
     def write_xlsx_response(self, queryset):
-        # openpyxl's write-only workbook keeps one row in memory at a time; the finished file (it is a zip,
-        # written at the end) goes to a temporary file rather than memory and is streamed from there.
+        # The rows are read in chunks and written into the zip as they come; the finished file goes to a
+        # temporary file (an XLSX is a zip whose directory comes last), never to memory, and is streamed from
+        # there.
         output = tempfile.TemporaryFile()
         try:
             self.write_xlsx(queryset.iterator(chunk_size=self.export_chunk_size), output)
