@@ -143,7 +143,11 @@ def test_sql_states_equal_the_python_rule_on_random_memberships(seed):
             assert sql == expected, (zone, enforcement_date, grace_days, now)
             summary = enrollment.summarize(company, now=now)
             overdue = sum(state == enrollment.OVERDUE for state, _grace in expected.values())
-            assert (summary.members, summary.overdue, summary.due) == (len(joins), overdue, len(joins) - overdue)
+            assert (summary.members, summary.overdue, summary.due) == (
+                len(joins),
+                overdue,
+                len(joins) - overdue,
+            )
 
 
 def test_sql_states_of_an_unknown_time_zone_follow_the_python_rule_in_utc():
@@ -261,5 +265,6 @@ def test_report_csv_download_starts_before_the_rows_are_read(superuser_client, r
     assert heading.startswith("Name,")
     row_queries = [i for i, query in enumerate(queries.captured_queries) if '"enrolled_at"' in query["sql"]]
     # The members were read once, while the file streamed, not before the response started.
-    assert len(row_queries) == 1 and row_queries[0] >= before, (row_queries, before)
+    assert len(row_queries) == 1, row_queries
+    assert row_queries[0] >= before, (row_queries, before)
     assert body.count("\n") == 30

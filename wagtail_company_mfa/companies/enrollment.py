@@ -14,6 +14,7 @@ for the rows on the page or in the export, from the values already loaded
 from __future__ import annotations
 
 import datetime
+import itertools
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -103,7 +104,7 @@ def _late_joiner_overdue(company, now: datetime.datetime) -> Q:
     # On each piece [start, end) the deadline is joined_at + shift: overdue while joined_at <= now - shift.
     bounds = [low, *breaks, high + _RESOLUTION]
     ranges = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         last_overdue = now - shift(start)
         stop = min(end, last_overdue + _RESOLUTION)
         if stop > start:
@@ -143,8 +144,8 @@ def overdue_condition(company, now: datetime.datetime) -> Q | None:
 def exempt_membership_ids(company) -> list[int]:
     """
     The active, not enrolled memberships of ``company`` whose user the site's
-    ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` callable exempts (none without the setting). The callable is Python, so
-    it is asked for each of those members, read in chunks in one query.
+    ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` callable exempts (none without the setting). The callable is Python,
+    so it is asked for each of those members, read in chunks in one query.
     """
     if not mfa_settings.EXEMPT_USER or not company.policy_is_set:
         return []
@@ -154,7 +155,9 @@ def exempt_membership_ids(company) -> list[int]:
         .select_related("user")
         .order_by()
     )
-    return [membership.pk for membership in memberships.iterator(chunk_size=2000) if is_exempt(membership.user)]
+    return [
+        membership.pk for membership in memberships.iterator(chunk_size=2000) if is_exempt(membership.user)
+    ]
 
 
 def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids=None):

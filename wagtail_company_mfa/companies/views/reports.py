@@ -337,7 +337,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         # The rows are read in chunks and written into the zip as they come; the finished file goes to a
         # temporary file (an XLSX is a zip whose directory comes last), never to memory, and is streamed from
         # there.
-        output = tempfile.TemporaryFile()
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
         try:
             self.write_xlsx(queryset.iterator(chunk_size=self.export_chunk_size), output)
             output.seek(0)
