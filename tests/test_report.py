@@ -111,7 +111,7 @@ def csv_rows(response) -> list[dict]:
 
 
 def test_states(company):
-    rows = reports.member_rows(reports.member_queryset(company), company, now=NOW)
+    rows = reports.member_rows(reports.member_queryset(company, now=NOW), company)
     states = {row.user.first_name: row.state for row in rows}
     assert states == {
         "Anna": reports.ENROLLED,
@@ -126,7 +126,7 @@ def test_states(company):
     assert deadlines["Olga"] == (datetime.datetime(2027, 2, 28, 23, 0, tzinfo=UTC), False)
     assert deadlines["Lena"] == (datetime.datetime(2027, 3, 15, 0, 0, tzinfo=UTC), True)
     assert deadlines["Liam"] == (datetime.datetime(2027, 3, 9, 0, 0, tzinfo=UTC), True)
-    summary = reports.EnrollmentSummary.of(rows)
+    summary = reports.summarize(company, now=NOW)
     assert (summary.members, summary.enrolled, summary.not_enrolled, summary.overdue, summary.due) == (
         6,
         2,
@@ -140,7 +140,7 @@ def test_states(company):
 def test_policy_off_means_not_required_even_for_the_exempt(company):
     company.require_mfa = False
     company.save()
-    rows = reports.member_rows(reports.member_queryset(company), company, now=NOW)
+    rows = reports.member_rows(reports.member_queryset(company, now=NOW), company)
     assert {row.state for row in rows if not row.is_enrolled} == {reports.NOT_REQUIRED}
     assert all(row.deadline is None for row in rows)
 

@@ -2,28 +2,33 @@
 Who of a company's members has enrolled, and who is overdue: the rows and counts of the enrollment report
 (docs/admin-guide.md), the policy preview and ``manage.py mfa_status``.
 
-Its number of SQL queries does not grow with the number of members: whether a member is enrolled comes from
-subqueries the factor registry builds (``factors.py``), and each member's deadline is computed in Python from
-the values already loaded (:func:`wagtail_company_mfa.companies.policy.member_deadline`), never with a query
-per row. Because the deadline of a late joiner is wall-clock arithmetic in the company's time zone,
-"overdue" and "due later" are decided in Python too, after SQL has narrowed the rows to those not enrolled.
+Everything that decides a member's state is SQL (docs/performance.md, "Enrollment report"), so that the report
+filters, sorts, counts and pages in the database and a page costs the same at 10 members as at 100,000:
+whether a member is enrolled is an ``Exists`` per enrolling device model that the factor registry builds
+(``factors.py``), and "overdue" is a condition on ``joined_at`` worked out once per company and request from
+the Python rule itself (:func:`overdue_condition`). Only the deadline *shown* on a row is computed in Python,
+for the rows on the page or in the export, from the values already loaded
+(:func:`wagtail_company_mfa.companies.policy.member_deadline`).
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import BooleanField, Case, CharField, Count, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from .. import factors
 from ..base.users import display_name, user_email
-from ..models import CompanyMembership
-from .policy import is_exempt, member_deadline
+from ..conf import mfa_settings
+from ..models import CompanyMembership, company_zone
+from .policy import grace_deadline, is_exempt, member_deadline
 
 # Members and their enrollment state -------------------------------------------------------------------------
 
@@ -52,19 +57,150 @@ STATE_FILTER_CHOICES = [
 ]
 
 
-def member_queryset(company):
+def _late_joiner_overdue(company, now: datetime.datetime) -> Q:
     """
-    The active members of ``company`` with their user and, from subqueries, when the factor that makes them
-    enrolled was set up and last used: one query however many members.
+    The late joiners (``joined_at`` after the enforcement instant) whose grace period has run out at ``now``,
+    as a condition on ``joined_at``, exactly as :func:`~wagtail_company_mfa.companies.policy.grace_deadline`
+    decides it.
+
+    The rule keeps the wall-clock time of joining in the company's zone, so the deadline is
+    ``joined_at + grace_days`` shifted by the difference between the zone's offset when the member joined and
+    its offset at the deadline: a shift that changes only at a DST (or other offset) change. Neither SQLite
+    nor every PostgreSQL time zone database does that arithmetic as Python's ``zoneinfo`` does (a wall time
+    that a DST change skips or repeats), so the condition is not an expression of the zone: it is a set of
+    ``joined_at`` ranges computed here from the Python rule. Offsets differ by less than
+    :data:`_SHIFT_BOUND`, so everyone who joined more than that before ``now - grace_days`` is overdue and no
+    one who joined more than that after it; in between, the shift is constant except where it changes, and
+    those points are found to the microsecond (timestamps in the database have microseconds, no finer).
     """
-    return (
+    zone = company_zone(company.time_zone, company_id=company.pk)
+    grace_days = company.new_member_grace_days
+
+    def shift(joined_at):
+        deadline = grace_deadline(
+            joined_at, zone, grace_days, time_zone=company.time_zone, company_id=company.pk
+        )
+        return deadline - joined_at
+
+    centre = now - datetime.timedelta(days=grace_days)
+    low, high = centre - _SHIFT_BOUND, centre + _SHIFT_BOUND
+    # Where the shift changes, found by sampling and then bisecting between samples that differ.
+    breaks = []
+    previous, previous_shift = low, shift(low)
+    step = _SAMPLE_STEP
+    while previous < high:
+        current = min(previous + step, high)
+        current_shift = shift(current)
+        if current_shift != previous_shift:
+            before, after = previous, current
+            while after - before > _RESOLUTION:
+                middle = before + (after - before) // 2
+                if shift(middle) == previous_shift:
+                    before = middle
+                else:
+                    after = middle
+            breaks.append(after)
+        previous, previous_shift = current, current_shift
+    # On each piece [start, end) the deadline is joined_at + shift: overdue while joined_at <= now - shift.
+    bounds = [low, *breaks, high + _RESOLUTION]
+    ranges = []
+    for start, end in itertools.pairwise(bounds):
+        last_overdue = now - shift(start)
+        stop = min(end, last_overdue + _RESOLUTION)
+        if stop > start:
+            if ranges and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], stop)
+            else:
+                ranges.append((start, stop))
+    condition = Q(joined_at__lt=low)
+    for start, stop in ranges:
+        if start == low:
+            condition = Q(joined_at__lt=stop)
+        else:
+            condition |= Q(joined_at__gte=start, joined_at__lt=stop)
+    return condition
+
+
+#: More than any difference between two UTC offsets of one zone (offsets run from -12:00 to +14:00, and
+#: historical local mean times stay within about ±16 hours).
+_SHIFT_BOUND = datetime.timedelta(days=2)
+#: Offsets never change twice within this time in one zone (DST changes are months apart).
+_SAMPLE_STEP = datetime.timedelta(minutes=15)
+_RESOLUTION = datetime.timedelta(microseconds=1)
+
+
+def overdue_condition(company, now: datetime.datetime) -> Q | None:
+    """
+    The members (of any state) whose deadline for ``company`` has passed at ``now``, as a condition on
+    ``joined_at``: the same answer as ``member_deadline(...)[0] <= now`` for every member. ``None`` when
+    nobody's has (before the enforcement instant, since a late joiner's deadline is later still).
+    """
+    enforced_at = company.enforcement_starts_at
+    if enforced_at > now:
+        return None
+    return Q(joined_at__lte=enforced_at) | (Q(joined_at__gt=enforced_at) & _late_joiner_overdue(company, now))
+
+
+def exempt_membership_ids(company) -> list[int]:
+    """
+    The active, not enrolled memberships of ``company`` whose user the site's
+    ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` callable exempts (none without the setting). The callable is Python,
+    so it is asked for each of those members, read in chunks in one query.
+    """
+    if not mfa_settings.EXEMPT_USER or not company.policy_is_set:
+        return []
+    memberships = (
+        CompanyMembership.objects.filter(company_id=company.pk, is_active=True)
+        .exclude(factors.has_enrolled_factor())
+        .select_related("user")
+        .order_by()
+    )
+    return [
+        membership.pk for membership in memberships.iterator(chunk_size=2000) if is_exempt(membership.user)
+    ]
+
+
+def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids=None):
+    """
+    The active members of ``company`` with their user and, annotated in SQL: ``enrolled_at`` (their first
+    enrolling device's creation), ``last_used_at``, ``is_enrolled``, ``grace_applied`` and ``state`` (one of
+    the states above, at ``now``). One query however many members; filter, order and count on the
+    annotations. ``exempt_ids`` is :func:`exempt_membership_ids` when the caller already has it.
+    """
+    now = now or timezone.now()
+    queryset = (
         CompanyMembership.objects.filter(company_id=company.pk, is_active=True)
         .select_related("user")
         .annotate(
-            enrolled_at=factors.enrolled_value("created_at"),
+            enrolled_at=factors.enrolled_value("created_at", order_by="created_at"),
             last_used_at=factors.enrolled_value("last_used_at"),
-            enrolled_device_id=factors.enrolled_value("pk"),
+            is_enrolled=factors.has_enrolled_factor(),
         )
+    )
+    if not company.policy_is_set:
+        return queryset.annotate(
+            grace_applied=Value(False, output_field=BooleanField()),
+            state=Case(
+                When(is_enrolled=True, then=Value(ENROLLED)),
+                default=Value(NOT_REQUIRED),
+                output_field=CharField(),
+            ),
+        )
+    if exempt_ids is None:
+        exempt_ids = exempt_membership_ids(company)
+    whens = [When(is_enrolled=True, then=Value(ENROLLED))]
+    if exempt_ids:
+        whens.append(When(pk__in=exempt_ids, then=Value(EXEMPT)))
+    overdue = overdue_condition(company, now)
+    if overdue is not None:
+        whens.append(When(overdue, then=Value(OVERDUE)))
+    return queryset.annotate(
+        grace_applied=Case(
+            When(joined_at__gt=company.enforcement_starts_at, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
+        state=Case(*whens, default=Value(DUE), output_field=CharField()),
     )
 
 
@@ -122,47 +258,34 @@ class MemberRow:
         return str(STATE_LABELS[self.state])
 
 
-def member_rows(memberships, company, *, now: datetime.datetime | None = None) -> list[MemberRow]:
+def member_row(membership, company) -> MemberRow:
     """
-    A :class:`MemberRow` for each membership of ``memberships`` (from :func:`member_queryset`), deadlines
-    computed in Python from the loaded values. ``company`` is the one the memberships belong to.
+    The :class:`MemberRow` of one membership from :func:`member_queryset`: its state as SQL decided it, and
+    the deadline to show, from the Python rule.
     """
-    now = now or timezone.now()
-    policy_set = company.policy_is_set
-    rows = []
-    for membership in memberships:
-        user = membership.user
-        deadline, grace_applied = None, False
-        if policy_set:
-            deadline, grace_applied = member_deadline(
-                enforcement_date=company.enforcement_date,
-                time_zone=company.time_zone,
-                joined_at=membership.joined_at,
-                grace_days=company.new_member_grace_days,
-                company_id=company.pk,
-            )
-        if membership.enrolled_device_id is not None:
-            state = ENROLLED
-        elif not policy_set:
-            state = NOT_REQUIRED
-        elif is_exempt(user):
-            state = EXEMPT
-        elif deadline <= now:
-            state = OVERDUE
-        else:
-            state = DUE
-        rows.append(
-            MemberRow(
-                membership=membership,
-                user=user,
-                state=state,
-                enrolled_at=membership.enrolled_at,
-                last_used_at=membership.last_used_at,
-                deadline=deadline,
-                grace_applied=grace_applied,
-            )
+    deadline = None
+    if company.policy_is_set:
+        deadline, _grace_applied = member_deadline(
+            enforcement_date=company.enforcement_date,
+            time_zone=company.time_zone,
+            joined_at=membership.joined_at,
+            grace_days=company.new_member_grace_days,
+            company_id=company.pk,
         )
-    return rows
+    return MemberRow(
+        membership=membership,
+        user=membership.user,
+        state=membership.state,
+        enrolled_at=membership.enrolled_at,
+        last_used_at=membership.last_used_at,
+        deadline=deadline,
+        grace_applied=bool(membership.grace_applied),
+    )
+
+
+def member_rows(memberships, company) -> list[MemberRow]:
+    """A :class:`MemberRow` for each membership of ``memberships`` (a page of :func:`member_queryset`)."""
+    return [member_row(membership, company) for membership in memberships]
 
 
 @dataclass(frozen=True)
@@ -185,13 +308,14 @@ class EnrollmentSummary:
         return self.members - self.exempt
 
     @classmethod
-    def of(cls, rows) -> EnrollmentSummary:
-        counts = {ENROLLED: 0, OVERDUE: 0, DUE: 0, EXEMPT: 0}
-        for row in rows:
-            if row.state in counts:
-                counts[row.state] += 1
+    def of(cls, queryset) -> EnrollmentSummary:
+        """The counts of ``queryset`` (from :func:`member_queryset`), in one SQL query."""
+        counts = queryset.order_by().aggregate(
+            members=Count("pk"),
+            **{state: Count("pk", filter=Q(state=state)) for state in (ENROLLED, OVERDUE, DUE, EXEMPT)},
+        )
         return cls(
-            members=len(rows),
+            members=counts["members"],
             enrolled=counts[ENROLLED],
             overdue=counts[OVERDUE],
             due=counts[DUE],
@@ -199,9 +323,9 @@ class EnrollmentSummary:
         )
 
 
-def summarize(company, *, now: datetime.datetime | None = None) -> EnrollmentSummary:
-    """The :class:`EnrollmentSummary` of ``company``'s active members (one query)."""
-    return EnrollmentSummary.of(member_rows(member_queryset(company), company, now=now))
+def summarize(company, *, now: datetime.datetime | None = None, exempt_ids=None) -> EnrollmentSummary:
+    """The :class:`EnrollmentSummary` of ``company``'s active members (one query, counted in SQL)."""
+    return EnrollmentSummary.of(member_queryset(company, now=now, exempt_ids=exempt_ids))
 
 
 def user_fields(*names: str) -> list[str]:

@@ -119,12 +119,28 @@ def member_deadline(
     enforced_at = start_of_day(enforcement_date, time_zone, company_id=company_id)
     if joined_at <= enforced_at:
         return enforced_at, False
-    local_join = joined_at.astimezone(company_zone(time_zone, company_id=company_id))
+    zone = company_zone(time_zone, company_id=company_id)
+    return grace_deadline(joined_at, zone, grace_days, time_zone=time_zone, company_id=company_id), True
+
+
+def grace_deadline(
+    joined_at: datetime.datetime,
+    zone: datetime.tzinfo,
+    grace_days: int,
+    *,
+    time_zone: str,
+    company_id: int | None = None,
+) -> datetime.datetime:
+    """
+    A late joiner's deadline (see :func:`member_deadline`): the wall-clock time of ``joined_at`` in ``zone``,
+    ``grace_days`` calendar days later, as a UTC instant. ``zone`` is the resolved ``time_zone``, so that a
+    caller asking for many members resolves (and logs a bad name) once.
+    """
+    local_join = joined_at.astimezone(zone)
     try:
-        deadline = (local_join + datetime.timedelta(days=grace_days)).astimezone(datetime.timezone.utc)
+        return (local_join + datetime.timedelta(days=grace_days)).astimezone(datetime.timezone.utc)
     except OverflowError:
-        deadline = start_of_day(MAX_ENFORCEMENT_DATE, time_zone, company_id=company_id)
-    return deadline, True
+        return start_of_day(MAX_ENFORCEMENT_DATE, time_zone, company_id=company_id)
 
 
 def company_deadlines(user) -> list[CompanyDeadline]:

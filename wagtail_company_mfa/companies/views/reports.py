@@ -7,32 +7,38 @@ summary at the top. The rows come from :mod:`wagtail_company_mfa.companies.enrol
 from __future__ import annotations
 
 import datetime
+import itertools
+import tempfile
 
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import F
+from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext, gettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views.mixins import ExcelDateFormatter
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
 from ...models import CompanyMembership
-from .. import permissions
+from .. import permissions, spreadsheet
 from ..enrollment import (
     DUE,
     ENROLLED,
     NOT_ENROLLED,
     OVERDUE,
     STATE_FILTER_CHOICES,
+    STATE_LABELS,
     EnrollmentSummary,
+    exempt_membership_ids,
     member_queryset,
+    member_row,
     member_rows,
-    summarize,
     summary_sentence,
     user_name_ordering,
     user_search_fields,
@@ -60,12 +66,11 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
         fields = []
 
     def filter_state(self, queryset, name, value):
-        # SQL decides what it can decide exactly: enrolled or not. Overdue and "deadline ahead" depend on
-        # each member's deadline, which the view works out in Python (EnrollmentReportView).
-        if value == ENROLLED:
-            return queryset.filter(enrolled_device_id__isnull=False)
-        if value in (NOT_ENROLLED, OVERDUE, DUE):
-            return queryset.filter(enrolled_device_id__isnull=True)
+        # The state is an SQL annotation (enrollment.member_queryset), so the filter pages in the database.
+        if value == NOT_ENROLLED:
+            return queryset.filter(is_enrolled=False)
+        if value in (ENROLLED, OVERDUE, DUE):
+            return queryset.filter(state=value)
         return queryset
 
 
@@ -183,26 +188,35 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         ]
         return queryset.order_by(*expressions, "pk")
 
-    def get_base_queryset(self):
-        return member_queryset(self.company)
+    #: Rows read from the database at a time by the exports, so that their memory does not grow with the
+    #: company (docs/performance.md, "Enrollment report").
+    export_chunk_size = 2000
 
     @cached_property
-    def state_filter(self) -> str:
-        if self.filters is not None and self.filters.is_valid():
-            return self.filters.form.cleaned_data.get("state") or ""
-        return ""
+    def exempt_ids(self) -> list[int]:
+        return exempt_membership_ids(self.company)
 
-    def get_filtered_queryset(self):
-        rows = member_rows(super().get_filtered_queryset(), self.company, now=self.now)
-        if self.state_filter in (OVERDUE, DUE):
-            rows = [row for row in rows if row.state == self.state_filter]
-        if not self.is_searching and not self.is_filtering:
-            self.summary = EnrollmentSummary.of(rows)
-        return rows
+    def get_base_queryset(self):
+        return member_queryset(self.company, now=self.now, exempt_ids=self.exempt_ids)
+
+    def paginate_queryset(self, queryset, page_size):
+        # Only the page's members become report rows (an export is not paginated: it stays a queryset and is
+        # read in chunks, see to_row_dict).
+        paginator, page, object_list, is_paginated = super().paginate_queryset(queryset, page_size)
+        page.object_list = member_rows(object_list, self.company)
+        return paginator, page, page.object_list, is_paginated
+
+    def get(self, request, *args, **kwargs):
+        if self.is_export:
+            # Straight to the file: the listing's context (the table, the summary, and Wagtail's row count,
+            # which takes len() of an unpaginated listing) would load every row before the download starts.
+            return self.as_spreadsheet(self.get_filtered_queryset(), request.GET.get("export"))
+        return super().get(request, *args, **kwargs)
 
     @cached_property
     def summary(self) -> EnrollmentSummary:
-        return summarize(self.company, now=self.now)
+        # The whole company whatever the filter or search: counted in SQL.
+        return EnrollmentSummary.of(self.get_base_queryset())
 
     def get_index_url(self):
         return reverse(self.index_url_name, args=[self.company.pk])
@@ -259,11 +273,31 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def _local(self, value):
         return value.astimezone(self.zone) if value else None
 
+    @cached_property
+    def _labels(self) -> dict:
+        # Translated once per export, not once per row.
+        return {
+            "state": {state: str(label) for state, label in STATE_LABELS.items()},
+            "role": {role: str(label) for role, label in CompanyMembership.Role.choices},
+            "overdue": {True: gettext("Yes"), False: gettext("No")},
+        }
+
     def to_row_dict(self, item):
-        row = super().to_row_dict(item)
-        for field in ("deadline", "enrolled_at", "last_used_at", "joined_at"):
-            row[field] = self._local(row[field])
-        return row
+        if isinstance(item, CompanyMembership):
+            item = member_row(item, self.company)
+        labels = self._labels
+        return {
+            "name": item.name,
+            "username": item.username,
+            "email": item.email,
+            "role_label": labels["role"].get(item.role, item.role),
+            "state_label": labels["state"][item.state],
+            "overdue_label": labels["overdue"][item.is_overdue],
+            "deadline": self._local(item.deadline),
+            "enrolled_at": self._local(item.enrolled_at),
+            "last_used_at": self._local(item.last_used_at),
+            "joined_at": self._local(item.joined_at),
+        }
 
     @cached_property
     def custom_value_preprocess(self):
@@ -275,6 +309,47 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             },
             type(None): {self.FORMAT_XLSX: lambda value: "", self.FORMAT_CSV: lambda value: ""},
         }
+
+    # Streaming exports: the rows are read in chunks and written as they come.
+
+    def stream_csv(self, queryset):
+        return super().stream_csv(queryset.iterator(chunk_size=self.export_chunk_size))
+
+    def get_heading(self, queryset, field):
+        return super().get_heading(CompanyMembership.objects.none(), field)
+
+    def write_xlsx(self, queryset, output):
+        # Wagtail's write_xlsx, with the same values and date format, through a writer that does not build
+        # a cell object per value (companies/spreadsheet.py).
+        headings = [self.get_heading(queryset, field) for field in self.list_export]
+        rows = (
+            [
+                self.preprocess_field_value(field, value, self.FORMAT_XLSX)
+                for field, value in self.to_row_dict(item).items()
+            ]
+            for item in queryset
+        )
+        spreadsheet.write_xlsx(
+            itertools.chain([headings], rows), output, date_format=ExcelDateFormatter().get()
+        )
+
+    def write_xlsx_response(self, queryset):
+        # The rows are read in chunks and written into the zip as they come; the finished file goes to a
+        # temporary file (an XLSX is a zip whose directory comes last), never to memory, and is streamed from
+        # there.
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
+        try:
+            self.write_xlsx(queryset.iterator(chunk_size=self.export_chunk_size), output)
+            output.seek(0)
+        except BaseException:
+            output.close()
+            raise
+        return FileResponse(
+            output,
+            as_attachment=True,
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            filename=f"{self.get_filename()}.xlsx",
+        )
 
     def get_context_data(self, *args, **kwargs):
         context = super().get_context_data(*args, **kwargs)

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from wagtail_company_mfa.companies.enrollment import EnrollmentSummary, member_queryset, member_rows
+from wagtail_company_mfa.companies.enrollment import summarize
 from wagtail_company_mfa.models import Company
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             companies = companies.filter(slug=company)
         rows = []
         for item in companies:
-            summary = EnrollmentSummary.of(member_rows(member_queryset(item), item, now=now))
+            summary = summarize(item, now=now)
             rows.append(
                 {
                     "company": item.name,
