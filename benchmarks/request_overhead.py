@@ -3,7 +3,8 @@
 What a request and a login cost with wagtail-company-mfa, against plain Wagtail, measured in one run.
 
     python benchmarks/request_overhead.py [--repeat 5] [--number 300] [--logins 30]
-    python benchmarks/request_overhead.py --instructions [--number 20] [--logins 5] [--urls ...] [--users ...]
+    python benchmarks/request_overhead.py --instructions [--number 20] [--logins 5] [--jobs 1]
+                                          [--urls /admin/,login] [--users enrolled,upcoming]
 
 Each configuration (see bench_settings.py) runs in its own process on its own SQLite file. It creates three
 users, all with access to the Wagtail admin, and, for ``mfa``, the companies that give each one the state its
@@ -384,11 +385,16 @@ def report_times(args) -> dict:
 def report_instructions(args) -> dict:
     if shutil.which("valgrind") is None:
         sys.exit("--instructions needs valgrind (apt-get install valgrind).")
-    runs = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for config in CONFIGS:
-            runs[config] = keyed(run_callgrind(config, args, tmp))
-            print(f"{config} done under callgrind", file=sys.stderr)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(config: str) -> dict:
+        results = keyed(run_callgrind(config, args, tmp))
+        print(f"{config} done under callgrind", file=sys.stderr)
+        return results
+
+    # Instruction counts do not depend on what else the machine runs, so the configurations may run at once.
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = dict(zip(CONFIGS, pool.map(run, CONFIGS), strict=True))
     print(environment())
     print(
         f"instructions per request ({args.number} requests, or {args.logins} logins, per URL and user, "
@@ -454,6 +460,12 @@ def main() -> None:
     parser.add_argument(
         "--instructions", action="store_true", help="count instructions with valgrind instead of timing"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="with --instructions: configurations run under callgrind at once (default 1; at most 3 help)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--migrate-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--migrated", action="store_true", help=argparse.SUPPRESS)
@@ -463,8 +475,8 @@ def main() -> None:
         args.number = 20 if args.instructions else 300
     if args.logins is None:
         args.logins = 5 if args.instructions else 30
-    if min(args.number, args.logins, args.repeat) < 1:
-        parser.error("--number, --logins and --repeat must be at least 1")
+    if min(args.number, args.logins, args.repeat, args.jobs) < 1:
+        parser.error("--number, --logins, --repeat and --jobs must be at least 1")
     if args.worker:
         worker(args)
         return
