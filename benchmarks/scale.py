@@ -8,7 +8,7 @@ Each size runs in its own process on its own SQLite file (``bench_settings.py``,
 process seeds one company that requires MFA with that many members, all with ``bulk_create``:
 
 - about half are enrolled: an authenticator row (one encrypted secret, made once, reused) and a recovery code
-  (one hash, made once, reused), joined long before the enforcement date;
+  (one keyed lookup, made once, reused), joined long before the enforcement date;
 - 2 % are overdue: joined before the enforcement date (20 days ago), not enrolled;
 - the rest are late joiners (the company gives 30 grace days) who joined 17 to 19 days ago and have not
   enrolled: their own deadlines are 11 to 13 days ahead, so the 14-day reminder is due for every one of them
@@ -106,9 +106,9 @@ def seed(members: int, companies: int) -> dict:
     )
     long_ago = now - datetime.timedelta(days=400)
     enrolled_on = now - datetime.timedelta(days=100)
-    # One secret and one recovery-code hash for everyone: the benchmark is about listings, not crypto.
+    # One secret and one recovery-code lookup for everyone: the benchmark is about listings, not crypto.
     encrypted_key = crypto.encrypt(totp.generate_key())
-    code_hash = recovery_codes.make_hash(recovery_codes.generate())
+    code_lookup = recovery_codes.lookup(recovery_codes.generate())
     counts = {"enrolled": 0, "overdue": 0, "late": 0}
 
     def kind(index: int) -> str:
@@ -160,7 +160,7 @@ def seed(members: int, companies: int) -> dict:
             for user in enrolled
         )
         RecoveryCode.objects.bulk_create(
-            RecoveryCode(device=device, code_hash=code_hash) for device in devices
+            RecoveryCode(device=device, lookup=code_lookup) for device in devices
         )
 
     # The other companies, for the Companies listing: no policy (so no reminders), two members each.
