@@ -103,7 +103,7 @@ def _late_joiner_overdue(company, now: datetime.datetime) -> Q:
         previous, previous_shift = current, current_shift
     # On each piece [start, end) the deadline is joined_at + shift: overdue while joined_at <= now - shift.
     bounds = [low, *breaks, high + _RESOLUTION]
-    ranges = []
+    ranges: list[tuple[datetime.datetime, datetime.datetime]] = []
     for start, end in itertools.pairwise(bounds):
         last_overdue = now - shift(start)
         stop = min(end, last_overdue + _RESOLUTION)
