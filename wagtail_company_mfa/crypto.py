@@ -19,8 +19,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.utils.encoding import force_bytes
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.encoding import force_bytes
 
 from .conf import mfa_settings
 
