@@ -24,6 +24,7 @@ from .totp import actions as totp_actions
 
 if TYPE_CHECKING:
     from django.db.models import Q
+    from django.db.models.expressions import Combinable
     from django_stubs_ext import StrOrPromise
 
 
@@ -228,7 +229,7 @@ def has_enrolled_factor(user_ref=None):
     user_ref = OuterRef("user_id") if user_ref is None else user_ref
     expressions = [Exists(queryset) for queryset in _enrolled_querysets(user_ref)]
     # ``Exists | Exists`` is a ``Q`` (an ``Exists`` too when there is only one factor).
-    combined: Exists | Q = expressions[0]
+    combined: Exists | Q | Combinable = expressions[0]
     for expression in expressions[1:]:
         combined |= expression
     return combined
