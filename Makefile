@@ -24,7 +24,7 @@ TOX_PARALLEL ?=
 
 MANAGE := $(PY) sandbox/manage.py
 
-.PHONY: help sandbox sandbox-seed demo-code test screenshots lint format docs dist tox clean distclean
+.PHONY: help sandbox sandbox-seed demo-code test screenshots lint typecheck format docs dist tox clean distclean
 
 help: ## Show this help
 	@echo "Usage: make <target> [VARIABLE=value]"
@@ -57,6 +57,10 @@ $(VENV)/.installed-lint: pyproject.toml | $(PY)
 	$(PIP) install -e ".[lint]"
 	@touch $@
 
+$(VENV)/.installed-typing: pyproject.toml | $(PY)
+	$(PIP) install -e ".[testing,typing]"
+	@touch $@
+
 $(VENV)/.installed-dist: pyproject.toml | $(PY)
 	$(PIP) install "setuptools>=77" "build>=1.2" "twine>=6.1"
 	@touch $@
@@ -83,6 +87,9 @@ test: $(VENV)/.installed-test ## Run the test suite (SQLite; PostgreSQL with DAT
 lint: $(VENV)/.installed-lint ## Check code style with ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-typing ## Check the type hints with mypy and django-stubs
+	PYTHONPATH=tests $(BIN)/mypy
 
 format: $(VENV)/.installed-lint ## Fix what ruff can fix, and format the code
 	$(BIN)/ruff check --fix .

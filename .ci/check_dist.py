@@ -27,6 +27,7 @@ WHEEL_MUST_HOLD = (
     "wagtail_company_mfa/templates/wagtail_company_mfa/",
     "wagtail_company_mfa/locale/nl/LC_MESSAGES/django.mo",
     "wagtail_company_mfa/management/commands/",
+    "wagtail_company_mfa/py.typed",
 )
 SDIST_MUST_HOLD = (
     "README.md",

@@ -187,3 +187,12 @@ def test_middleware_known_to_leave_the_user_alone_may_sit_between(settings, betw
 def test_middleware_that_reads_the_user_after_ours_is_fine(settings):
     settings.MIDDLEWARE = [SESSION, AUTH, OTP, OURS, MESSAGES, "testapp.middleware.UserHeaderMiddleware"]
     assert mfa_checks.check_middleware() == []
+
+
+def test_checks_are_registered_with_the_security_tag():
+    # The checks are registered with the tag rather than carrying it as an attribute, so mypy can check them;
+    # `manage.py check --tag security` must still run every one of them.
+    security = checks.registry.registry.get_checks(include_deployment_checks=True)
+    for check in (*mfa_checks.ALL_CHECKS, *mfa_checks.DEPLOY_CHECKS):
+        assert check in security
+        assert checks.Tags.security in check.tags

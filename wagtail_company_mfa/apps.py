@@ -16,7 +16,8 @@ class WagtailCompanyMFAConfig(AppConfig):
 
         receivers.connect()
 
+        # Every check guards against MFA being switched off, so all are `manage.py check --tag security`.
         for check in mfa_checks.ALL_CHECKS:
-            checks.register(check, *getattr(check, "tags", ()))
+            checks.register(check, checks.Tags.security)
         for check in mfa_checks.DEPLOY_CHECKS:
-            checks.register(check, *getattr(check, "tags", ()), deploy=True)
+            checks.register(check, checks.Tags.security, deploy=True)

@@ -7,11 +7,15 @@ transaction, then the audit log entry is written in it and the signal is sent on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.functional import LazyObject, empty
 from wagtail.log_actions import log
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
@@ -19,8 +23,8 @@ class AuditAction:
     """One audit-log action: its name (never renamed: the log keeps it), and how the history shows it."""
 
     name: str
-    label: str
-    message: str = ""
+    label: StrOrPromise
+    message: StrOrPromise = ""
 
 
 def client_details(request) -> dict:

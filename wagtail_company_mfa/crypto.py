@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.encoding import force_bytes
 
 from .conf import mfa_settings
 
@@ -38,7 +39,7 @@ def _derived_key(secret_key: str | None = None) -> bytes:
         salt=b"wagtail-company-mfa",
         info=b"totp-secret-encryption",
     )
-    return base64.urlsafe_b64encode(hkdf.derive((secret_key or settings.SECRET_KEY).encode()))
+    return base64.urlsafe_b64encode(hkdf.derive(force_bytes(secret_key or settings.SECRET_KEY)))
 
 
 def _fernet() -> MultiFernet:

@@ -10,6 +10,7 @@ templates) plus one :class:`Factor` entry in :data:`FACTORS`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.db.models import CharField, Exists, OuterRef, Subquery, Value
@@ -21,6 +22,11 @@ from .audit import AuditAction
 from .recovery_codes import actions as recovery_code_actions
 from .totp import actions as totp_actions
 
+if TYPE_CHECKING:
+    from django.db.models import Q
+    from django.db.models.expressions import Combinable
+    from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -29,7 +35,7 @@ class Factor:
     #: The factor's stable name (``"totp"``, ``"recovery_codes"``): used in code, never shown.
     key: str
     #: Its name for people.
-    label: str
+    label: StrOrPromise
     #: Its django-otp device models, as ``"app_label.ModelName"``; each has a ``user`` foreign key.
     device_models: tuple[str, ...]
     #: Whether having this factor makes a user *enrolled*: asked for it at sign-in whatever the policy says
@@ -222,7 +228,8 @@ def has_enrolled_factor(user_ref=None):
     """``Exists``: the user of the row (``user_ref``, default ``OuterRef("user_id")``) is enrolled."""
     user_ref = OuterRef("user_id") if user_ref is None else user_ref
     expressions = [Exists(queryset) for queryset in _enrolled_querysets(user_ref)]
-    combined = expressions[0]
+    # ``Exists | Exists`` is a ``Q`` (an ``Exists`` too when there is only one factor).
+    combined: Exists | Q | Combinable = expressions[0]
     for expression in expressions[1:]:
         combined |= expression
     return combined

@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage.base import BaseStorage
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import redirect
@@ -199,8 +200,9 @@ class CompanyMFAMiddleware:
             # MessageMiddleware sits inside this one, so it has already stored this request's messages:
             # store the new one on the response ourselves.
             storage = messages.get_messages(request)
-            storage.add(messages.WARNING, message)
-            storage.update(response)
+            if isinstance(storage, BaseStorage):  # always, with MessageMiddleware (hasattr above)
+                storage.add(messages.WARNING, message)
+                storage.update(response)
         return response
 
     def expire(self, request, response):

@@ -84,6 +84,7 @@ def dismissible_id_for(requirement: Requirement) -> str:
     the reminder stage, so the banner comes back when the date moves or the next reminder day arrives.
     """
     deadline = requirement.deadline
+    assert deadline is not None, "an upcoming requirement has a deadline"
     stage = due_stage(deadline, timezone.now(), mfa_settings.REMINDER_DAYS)
     return f"wagtail_company_mfa_upcoming_{int(deadline.timestamp())}_{stage or 'early'}"
 

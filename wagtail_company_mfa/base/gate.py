@@ -209,7 +209,9 @@ def asks_to_sign_in(request, response) -> bool:
     if match is not None and is_login_match(match):
         return True
     location = response.get("Location") if 300 <= response.status_code < 400 else None
-    return bool(location) and is_login_url(request, location)
+    if not location:
+        return False
+    return is_login_url(request, location)
 
 
 def is_login_url(request, url: str) -> bool:

@@ -5,6 +5,7 @@ sign-in and when the session key rotates; never read per request.
 
 from __future__ import annotations
 
+import datetime
 from importlib import import_module
 
 from django.conf import settings
@@ -29,7 +30,7 @@ def track(session_key: str | None, user) -> None:
     # Two statements and no transaction of their own, on every sign-in: a row for this key (a session
     # signed in again) goes, with the user's sessions that have expired anyway, so the table stays as small
     # as the set of live sessions; then the session is added, signed in now.
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
     UserSession.objects.filter(
         Q(session_key=session_key) | Q(user_id=user_id, created_at__lt=cutoff)
     ).delete()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import django_otp
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +22,9 @@ from .. import crypto, signals
 from ..audit import AuditAction, audit, send
 from ..models import last_verify_outcome
 from . import gate, reauth, registry
+
+if TYPE_CHECKING:
+    from django_otp.models import Device
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class Attempt:
     """The outcome of a code entered at login."""
 
     ok: bool
-    device: object = None
+    device: Device | None = None
     #: When the user may try again, if wrong codes have throttled the device for a while.
     locked_until: datetime.datetime | None = None
     #: True when the code was not even checked because the device was throttled (SEC-12).

@@ -6,6 +6,7 @@ for a failed code, and the base class of the pages of the pending state. No URL 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.shortcuts import redirect
@@ -22,6 +23,15 @@ from django.views.generic import View
 
 from ..recovery_codes import unsaved
 from . import gate, verification
+
+if TYPE_CHECKING:
+    # What the mixins are used with, so their ``super()`` calls are checked against it.
+    from django.views.generic import FormView as _PendingViewBase
+
+    _MixinBase = View
+else:
+    _PendingViewBase = View
+    _MixinBase = object
 
 #: On every MFA view: never cached (a secret may show, SEC-23) and codes and passwords kept out of error
 #: reports (SEC-44).
@@ -64,7 +74,7 @@ def authenticator_unavailable(request):
     )
 
 
-class UnavailableAuthenticatorMixin:
+class UnavailableAuthenticatorMixin(_MixinBase):
     """Answer :class:`~.verification.AuthenticatorUnavailable` with that page, on any view."""
 
     def dispatch(self, request, *args, **kwargs):
@@ -93,7 +103,7 @@ def retry_message(locked_until) -> str:
     return _("Too many wrong codes. You can try again in %(wait)s.") % {"wait": wait}
 
 
-class PendingView(View):
+class PendingView(_PendingViewBase):
     """
     A page of the half-logged-in state. Sends the visitor on if they are in the wrong place: already
     verified, not enrolled, or with recovery codes still to save.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Tags, Warning
+from django.core.checks import Warning
 
 from .ids import W004_SQLITE_DEFERRED
 
@@ -30,6 +30,3 @@ def check_sqlite_transaction_mode(app_configs=None, **kwargs):
             )
         )
     return messages
-
-
-check_sqlite_transaction_mode.tags = (Tags.security,)

@@ -6,7 +6,7 @@ between (SEC-28).
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Tags
+from django.core.checks import Error
 from django.utils.module_loading import import_string
 
 from .ids import (
@@ -138,6 +138,3 @@ def _gate_position_errors(middleware: list[str], ours: int, otp: int) -> list[Er
             )
         )
     return errors
-
-
-check_middleware.tags = (Tags.security,)

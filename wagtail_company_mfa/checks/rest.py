@@ -11,7 +11,7 @@ import importlib.util
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags
+from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -168,9 +168,6 @@ def check_rest_basic_authentication(app_configs=None, **kwargs):
     return errors
 
 
-check_rest_basic_authentication.tags = (Tags.security,)
-
-
 def check_rest_token_views(app_configs=None, **kwargs):
     """
     E010: DRF's ``ObtainAuthToken`` gives a token (the user's existing one, too) for a username and password.
@@ -195,6 +192,3 @@ def check_rest_token_views(app_configs=None, **kwargs):
         for route, cls in _routed_drf_views()
         if issubclass(cls, token_view) and not issubclass(cls, OurObtainAuthToken)
     ]
-
-
-check_rest_token_views.tags = (Tags.security,)

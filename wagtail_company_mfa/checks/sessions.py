@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning
+from django.core.checks import Error, Warning
 from django.utils.module_loading import import_string
 
 from .ids import (
@@ -25,9 +25,6 @@ def check_sessions(app_configs=None, **kwargs):
             )
         ]
     return []
-
-
-check_sessions.tags = (Tags.security,)
 
 
 def _cache_kind(alias: str) -> str | None:
@@ -106,9 +103,6 @@ def check_session_cache(app_configs=None, **kwargs):
     return []
 
 
-check_session_cache.tags = (Tags.security,)
-
-
 def check_package_cache(app_configs=None, **kwargs):
     """
     What this package keeps in Django's default cache: only whether to show the Companies menu item
@@ -133,6 +127,3 @@ def check_package_cache(app_configs=None, **kwargs):
             id=W003_LOCAL_CACHE,
         )
     ]
-
-
-check_package_cache.tags = (Tags.security,)

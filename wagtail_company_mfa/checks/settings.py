@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning
+from django.core.checks import Error, Warning
 from django.core.exceptions import ImproperlyConfigured
 
 from ..conf import MFASettings, mfa_settings
@@ -30,9 +30,6 @@ def check_installed_apps(app_configs=None, **kwargs):
     return []
 
 
-check_installed_apps.tags = (Tags.security,)
-
-
 def check_time_zone_support(app_configs=None, **kwargs):
     if not settings.USE_TZ:
         return [
@@ -44,9 +41,6 @@ def check_time_zone_support(app_configs=None, **kwargs):
             )
         ]
     return []
-
-
-check_time_zone_support.tags = (Tags.security,)
 
 
 def check_settings(app_configs=None, **kwargs):
@@ -94,9 +88,6 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
-check_settings.tags = (Tags.security,)
-
-
 def _encryption_keys_missing() -> bool:
     """No encryption keys outside ``DEBUG`` (an unusable list is check_settings' to report, as E007)."""
     try:
@@ -121,9 +112,6 @@ def check_encryption_keys(app_configs=None, **kwargs):
     ]
 
 
-check_encryption_keys.tags = (Tags.security,)
-
-
 def check_encryption_keys_deploy(app_configs=None, **kwargs):
     """
     ``check --deploy``: no keys outside ``DEBUG`` is an error there, not a warning. The documented settings
@@ -143,6 +131,3 @@ def check_encryption_keys_deploy(app_configs=None, **kwargs):
             id=E012_NO_ENCRYPTION_KEY_DEPLOY,
         )
     ]
-
-
-check_encryption_keys_deploy.tags = (Tags.security,)

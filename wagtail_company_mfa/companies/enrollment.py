@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
@@ -29,6 +30,9 @@ from ..base.users import display_name, user_email
 from ..conf import mfa_settings
 from ..models import CompanyMembership, company_zone
 from .policy import grace_deadline, is_exempt, member_deadline
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 # Members and their enrollment state -------------------------------------------------------------------------
 
@@ -103,7 +107,7 @@ def _late_joiner_overdue(company, now: datetime.datetime) -> Q:
         previous, previous_shift = current, current_shift
     # On each piece [start, end) the deadline is joined_at + shift: overdue while joined_at <= now - shift.
     bounds = [low, *breaks, high + _RESOLUTION]
-    ranges = []
+    ranges: list[tuple[datetime.datetime, datetime.datetime]] = []
     for start, end in itertools.pairwise(bounds):
         last_overdue = now - shift(start)
         stop = min(end, last_overdue + _RESOLUTION)
@@ -209,7 +213,7 @@ class MemberRow:
     """One line of the report: a member, their enrollment and their deadline."""
 
     membership: CompanyMembership
-    user: object
+    user: AbstractBaseUser
     state: str
     enrolled_at: datetime.datetime | None
     last_used_at: datetime.datetime | None

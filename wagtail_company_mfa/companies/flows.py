@@ -102,7 +102,7 @@ def add_member(company, user, *, role, actor, request=None):
         if membership is not None and membership.is_active:
             raise MembershipExists(user)
         reactivated = membership is not None
-        if reactivated:
+        if membership is not None:
             changes = {"is_active": (False, True), "role": (membership.role, role)}
             membership.is_active, membership.role = True, role
             membership.save(update_fields=["is_active", "role"])
@@ -137,7 +137,7 @@ def change_membership(membership, *, actor, request=None, role=None, is_active=N
     """
     with transaction.atomic():
         current = CompanyMembership.objects.select_for_update().get(pk=membership.pk)
-        changes = {}
+        changes: dict[str, tuple[object, object]] = {}
         if role is not None and role != current.role:
             changes["role"] = (current.role, role)
             current.role = role

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import functools
 import zoneinfo
+from typing import cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -202,14 +203,15 @@ class AddMemberForm(forms.Form):
     not a field at all, so a submitted ``company`` is ignored (SEC-41).
     """
 
-    user = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput)
+    user: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput)
     role = forms.ChoiceField(label=_("Role"), choices=CompanyMembership.Role.choices)
 
     def __init__(self, *args, company, **kwargs):
         super().__init__(*args, **kwargs)
         self.company = company
-        self.fields["user"].queryset = eligible_users(company)
-        self.fields["user"].error_messages["invalid_choice"] = _(
+        user_field = cast("forms.ModelChoiceField", self.fields["user"])
+        user_field.queryset = eligible_users(company)
+        user_field.error_messages["invalid_choice"] = _(
             "That person cannot be added: they are a member already, or their account is inactive."
         )
 

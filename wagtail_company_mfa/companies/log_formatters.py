@@ -27,7 +27,7 @@ def _role(value) -> str:
 
 def _field_label(name: str) -> str:
     try:
-        return capfirst(Company._meta.get_field(name).verbose_name)
+        return str(capfirst(getattr(Company._meta.get_field(name), "verbose_name", name)))
     except Exception:  # a field renamed since the entry was written
         return name
 

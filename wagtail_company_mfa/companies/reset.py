@@ -28,7 +28,7 @@ ACTION_MEMBER_RESET = "wagtail_company_mfa.member_reset"
 RESET_URL_NAME = "wagtail_company_mfa_companies:reset"
 
 
-def reset_url(url_name: str, user, company=None) -> str:
+def reset_url(url_name: str | None, user, company=None) -> str:
     url = reverse(url_name or RESET_URL_NAME, args=[user.pk])
     if company is not None:
         url = f"{url}?{urlencode({'company': company.pk})}"

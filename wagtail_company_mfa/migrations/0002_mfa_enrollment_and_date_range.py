@@ -15,7 +15,7 @@ def record_first_enrollments(apps, schema_editor):
     RecoveryCodeDevice = apps.get_model('wagtail_company_mfa', 'RecoveryCodeDevice')
     MFAEnrollment = apps.get_model('wagtail_company_mfa', 'MFAEnrollment')
     db = schema_editor.connection.alias
-    first = {}
+    first: dict = {}
     for model in (AuthenticatorDevice, RecoveryCodeDevice):
         rows = model.objects.using(db).filter(created_at__isnull=False).values_list('user_id', 'created_at')
         for user_id, created_at in rows.iterator():

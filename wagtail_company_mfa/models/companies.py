@@ -245,6 +245,9 @@ class CompanyMembership(models.Model):
     def __str__(self) -> str:
         return f"{self.user} @ {self.company}"
 
+    #: ``is_active`` as loaded from the database (``None`` if it was deferred): see ``save``.
+    _loaded_is_active: bool | None
+
     def save(self, *args, **kwargs):
         # A reactivated member is treated as a newly joined one (docs/policy.md): their grace period restarts.
         if self.is_active and getattr(self, "_loaded_is_active", None) is False:

@@ -239,7 +239,8 @@ def deliver(
                 ).values_list("user_id", "company_id", "joined_at")
             }
             now = timezone.now()
-            to_send, to_cancel = [], []
+            to_send: list[MemberNotice] = []
+            to_cancel: list[MemberNotice] = []
             for notice in notices:
                 reason = _why_not(notice, now, enrolled=enrolled, joined=joined)
                 (to_cancel if reason else to_send).append(notice)

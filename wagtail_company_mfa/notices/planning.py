@@ -170,6 +170,8 @@ def queue_policy_notices(company: Company, *, batch_size: int = PLAN_BATCH_SIZE)
     superseded (pending ones will not be sent; a later move back to such a date announces it again).
     """
     date = company.enforcement_date
+    if date is None:  # no date, nothing to announce: callers only queue for a company whose policy is set
+        return 0
     MemberNotice.objects.filter(company=company, kind=Kind.POLICY).exclude(enforcement_date=date).exclude(
         status=Status.SUPERSEDED
     ).update(status=Status.SUPERSEDED, claim_token=None)

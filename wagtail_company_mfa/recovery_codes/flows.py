@@ -6,6 +6,7 @@ spending one at sign-in, which issues its replacement in the same transaction (S
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from django.db import DatabaseError, transaction
 
@@ -58,16 +59,18 @@ def use_recovery_code(request, token) -> verification.Attempt:
         with transaction.atomic():
             attempt = verification.attempt(request, device, token)
             if attempt.ok:
-                attempt.new_codes = add_codes(attempt.device, 1)
+                # An accepted code names the device django-otp checked it on: this one, re-read.
+                attempt.new_codes = add_codes(cast(RecoveryCodeDevice, attempt.device), 1)
     except DatabaseError as exc:
         # As in verification.attempt: rolled back as a whole (the code stays unspent), and only "try again"
         # is said.
         logger.warning("A database error stopped a recovery code for user #%s: %s", user.pk, exc)
         return verification.Attempt(ok=False, device=device, refused=True, busy=True)
     if attempt.ok:
-        verification.complete_verification(request, attempt.device)
+        spent = cast(RecoveryCodeDevice, attempt.device)
+        verification.complete_verification(request, spent)
         unsaved.set_unsaved_codes(request.session, user, attempt.new_codes, reason="used")
-        remaining = attempt.device.unused_count
+        remaining = spent.unused_count
         audit(user, ACTION_RECOVERY_USED, request=request, remaining=remaining)
         send(signals.recovery_code_used, user, request, remaining=remaining)
     return attempt

@@ -28,6 +28,8 @@ def read_pending_key(session, user) -> tuple[bytes | None, str]:
     if not isinstance(data, dict) or data.get("user") != str(user.pk):
         return None, PENDING_MISSING
     token = data.get("key")
+    if not isinstance(token, str):
+        return None, PENDING_UNREADABLE
     try:
         return crypto.decrypt(token, ttl=mfa_settings.SETUP_TIMEOUT), ""
     except (crypto.InvalidToken, AttributeError, TypeError, ValueError):

@@ -80,6 +80,8 @@ class EnrollView(FormView):
 
     template_name = "wagtail_company_mfa/enroll.html"
     form_class = CodeForm
+    #: The secret being set up, read (or made) by ``dispatch``.
+    key: bytes
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
@@ -95,14 +97,15 @@ class EnrollView(FormView):
         if not self.replacing and email_confirmation.needs_email_confirmation(request):
             return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
         try:
-            self.key, problem = pending_key.read_pending_key(request.session, user)
-            if self.key is None:
+            key, problem = pending_key.read_pending_key(request.session, user)
+            if key is None:
                 self._restart_message(problem)
-                self.key = totp.generate_key()
-                pending_key.set_pending_key(request.session, user, self.key)
+                key = totp.generate_key()
+                pending_key.set_pending_key(request.session, user, key)
                 request.session.pop(SETUP_FAILURES, None)
                 if request.method == "POST":
                     return redirect(with_next(request, reverse("wagtail_company_mfa:enroll")))
+            self.key = key
         except ImproperlyConfigured as exc:
             # The key list itself is unusable (check E007 names the entry): nothing can be encrypted.
             logger.error("Setting up an authenticator app for user #%s is impossible: %s", user.pk, exc)

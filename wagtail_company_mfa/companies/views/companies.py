@@ -10,6 +10,8 @@ signals them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -24,6 +26,12 @@ from wagtail.admin.widgets import HeaderButton
 from ... import compat, factors
 from ...models import CompanyMembership
 from .. import enrollment, flows, permissions
+
+if TYPE_CHECKING:
+    # Wagtail's generic views ship no types: the mixin's ``super()`` calls stay unchecked.
+    from wagtail.admin.views.generic import EditView as _EditMixinBase
+else:
+    _EditMixinBase = object
 
 # The company list, form, history and deletion ---------------------------------------------------------------
 
@@ -80,7 +88,7 @@ class CompanyIndexView(generic.IndexView):
         return buttons
 
 
-class CompanyEditMixin:
+class CompanyEditMixin(_EditMixinBase):
     """What the company form needs on create and edit: the policy change goes through ``flows``."""
 
     def save_instance(self):

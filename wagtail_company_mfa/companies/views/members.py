@@ -43,7 +43,7 @@ class MembersFilterSet(WagtailFilterSet):
 
     class Meta:
         model = CompanyMembership
-        fields = []
+        fields: list[str] = []
 
     def filter_is_active(self, queryset, name, value):
         return queryset.filter(is_active=value == "true")

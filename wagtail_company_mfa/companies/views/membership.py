@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404, redirect
@@ -27,6 +29,13 @@ from ..forms import (
 )
 from ..reset import reset_url
 from .mixins import CompanyObjectMixin
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Enrolled(TypedDict):
+    enrolled: bool
 
 
 class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
@@ -87,6 +96,7 @@ class AddMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTemp
         return context
 
     def post(self, request, *args, **kwargs):
+        form: AddMemberForm | AddMemberByIdentifierForm
         if self.may_search and "user" in request.POST:
             form = AddMemberForm(request.POST, company=self.company)
             if not form.is_valid():
@@ -127,6 +137,8 @@ class EditMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTem
     template_name = "wagtail_company_mfa/companies/edit_member.html"
     form_class = MembershipForm
     header_icon = "user"
+    #: The membership of the URL, with ``enrolled`` (``factors.has_enrolled_factor``): read by ``setup``.
+    membership: WithAnnotations[CompanyMembership, _Enrolled]
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.urls import reverse
 from django.utils.translation import gettext
 
 from .. import permissions
 from ..permissions import company_permission_policy
 
+if TYPE_CHECKING:
+    # Used with Wagtail's generic admin views, which ship no types: its ``super()`` calls stay unchecked.
+    from wagtail.admin.views.generic.base import BaseListingView as _MixinBase
+else:
+    _MixinBase = object
 
-class CompanyObjectMixin:
+
+class CompanyObjectMixin(_MixinBase):
     """A view about one company of the URL (``pk``): 403 without company rights, 404 for someone else's."""
 
     permission_policy = company_permission_policy

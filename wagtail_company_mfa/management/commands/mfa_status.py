@@ -1,6 +1,7 @@
 """``manage.py mfa_status``: each company's MFA policy and how far its members are, one line per company."""
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         companies = Company.objects.order_by("name")
         if company:
             companies = companies.filter(slug=company)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for item in companies:
             summary = summarize(item, now=now)
             rows.append(
