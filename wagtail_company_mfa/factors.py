@@ -152,7 +152,7 @@ def factors_of(user, *, among=None, confirmed: bool = True) -> frozenset[str]:
         .order_by()
         for key, queryset in candidates
     )
-    return frozenset(first.union(*others))
+    return frozenset(first.union(*others).order_by())
 
 
 def tagged_rows(user, fields, *, key_at: int, confirmed: bool = True) -> list:
@@ -255,4 +255,4 @@ def enrolled_user_ids(**filters):
         for factor in enrolling_factors()
         for queryset in factor.devices(**filters)
     ]
-    return first.union(*others) if others else first
+    return first.union(*others).order_by() if others else first

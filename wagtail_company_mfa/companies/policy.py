@@ -288,8 +288,11 @@ def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Require
     if is_exempt(user):
         return NOT_REQUIRED, factors.factors_of(user)
     now = _instant(now)
-    rows = _company_rows(user).union(
-        *factors.tagged_rows(user, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN), all=True
+    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
+    rows = (
+        _company_rows(user)
+        .union(*factors.tagged_rows(user, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN), all=True)
+        .order_by()
     )
     company_rows, keys = [], set()
     for row in rows:
