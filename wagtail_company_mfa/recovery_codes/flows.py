@@ -51,19 +51,16 @@ def use_recovery_code(request, token) -> verification.Attempt:
     confirms they saved it.
     """
     user = request.user
-    device = RecoveryCodeDevice.objects.filter(user_id=user.pk).first()
-    if device is None:
-        return verification.Attempt(ok=False)
     try:
         with transaction.atomic():
-            attempt = verification.attempt(request, device, token)
+            attempt = verification.attempt(request, RecoveryCodeDevice.objects.all(), token)
             if attempt.ok:
                 attempt.new_codes = add_codes(attempt.device, 1)
     except DatabaseError as exc:
         # As in verification.attempt: rolled back as a whole (the code stays unspent), and only "try again"
         # is said.
         logger.warning("A database error stopped a recovery code for user #%s: %s", user.pk, exc)
-        return verification.Attempt(ok=False, device=device, refused=True, busy=True)
+        return verification.Attempt(ok=False, refused=True, busy=True)
     if attempt.ok:
         verification.complete_verification(request, attempt.device)
         unsaved.set_unsaved_codes(request.session, user, attempt.new_codes, reason="used")
