@@ -92,13 +92,13 @@ def login_queries(client, user) -> CaptureQueriesContext:
 def test_full_login_query_budget(client, demo):
     captured = login_queries(client, demo.erin)
     sql = [q["sql"] for q in captured]
-    assert len(sql) <= 52, "\n".join(sql)
-    # SEC-10: the code is still checked and counted under the row lock, in django-otp's transaction.
+    assert len(sql) <= 45, "\n".join(sql)
+    # SEC-10: the code is still checked and counted under the row lock, in one transaction.
     assert sum("throttling_failure_count" in s and s.startswith("UPDATE") for s in sql) == 2
     # The registry (SEC-36): two statements at the password step (no update_or_create transaction), and the
-    # verification follows the new session key once, not again in the middleware (was 16 statements).
+    # verification moves the row to the new session key in one, not again in the middleware (was 16).
     registry_sql = [s for s in sql if "wagtail_company_mfa_usersession" in s]
-    assert len(registry_sql) == 5, "\n".join(registry_sql)
+    assert len(registry_sql) == 3, "\n".join(registry_sql)
     session_key = client.session.session_key
     assert list(UserSession.objects.filter(user=demo.erin).values_list("session_key", flat=True)) == [
         session_key
@@ -114,3 +114,64 @@ def test_login_registry_replaces_a_stale_row_for_the_same_key(client, demo):
     assert list(UserSession.objects.filter(session_key="k" * 32).values_list("user_id", flat=True)) == [
         demo.bob.pk
     ]
+
+
+def test_code_post_reads_the_device_once_under_the_lock(client, demo):
+    """
+    The throttle check (SEC-12), the counted failure (SEC-10) and the compare and step update (SEC-05,
+    SEC-06) all use the one row read under the lock, in one transaction: the device is not read first.
+    """
+    client.post("/admin/login/", login_fields(demo.erin))
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/admin/company-mfa/verify/", {"code": demo.erin.phone.code(), "next": "/admin/"}
+        )
+    assert response.status_code == 302
+    device_reads = [
+        q["sql"]
+        for q in captured
+        if q["sql"].startswith('SELECT "wagtail_company_mfa_authenticatordevice"."id"')
+    ]
+    assert len(device_reads) == 1, "\n".join(device_reads)
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in device_reads[0]
+
+
+def test_sign_in_goes_straight_to_the_code_page(client, demo):
+    """SEC-28: the password step sends an enrolled user to the code page, not through a gated hop first."""
+    response = client.post("/admin/login/", {**login_fields(demo.erin), "next": "/admin/pages/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/company-mfa/verify/?next=%2Fadmin%2Fpages%2F"
+    # The target is still behind the gate.
+    assert client.get("/admin/pages/")["Location"] == "/admin/company-mfa/verify/?next=%2Fadmin%2Fpages%2F"
+
+
+def test_sign_in_shortcut_leaves_other_targets_alone(client, demo):
+    """Only an admin page behind the gate is shortened: a user with nothing owed keeps their target."""
+    response = client.post("/admin/login/", {**login_fields(demo.carol), "next": "/admin/pages/"})
+    assert response["Location"] == "/admin/pages/"
+    # A page outside the Wagtail admin is left to the gate there (a public page is served as to anyone).
+    response = Client().post("/admin/login/", {**login_fields(demo.erin), "next": READS_USER})
+    assert response["Location"] == READS_USER
+
+
+def test_verification_registry_move_never_breaks_the_unique_key(rf, demo):
+    """
+    A row already registered for the new key (stale) makes the one-statement move fall back to the full
+    follow (SEC-36): no IntegrityError, the old key's row goes, the new key is registered once.
+    """
+    from importlib import import_module
+
+    from wagtail_company_mfa.base import registry
+
+    request = rf.get("/")
+    request.session = import_module(django_settings.SESSION_ENGINE).SessionStore()
+    request.session["_auth_user_id"] = str(demo.erin.pk)
+    request.session.save()
+    old_key = request.session.session_key
+    registry.track(old_key, demo.erin)
+    request.session.cycle_key()
+    registry.track(request.session.session_key, demo.bob)  # a stale row for the new key
+    registry.retrack(request, old_key)
+    rows = list(UserSession.objects.values_list("session_key", flat=True))
+    assert rows == [request.session.session_key]

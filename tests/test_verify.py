@@ -22,9 +22,11 @@ WRONG = "That code didn't work. Check your authenticator app and try again."
 
 
 def test_password_step_leads_to_verify_page_with_next(client, enrolled_user):
+    # Straight to the code page, the target carried as next (the gated hop through it is skipped) ...
     response = password_login(client, enrolled_user, next_url="/admin/pages/")
-    assert response.url == "/admin/pages/"
+    assert response.url == f"{VERIFY_URL}?next=%2Fadmin%2Fpages%2F"
 
+    # ... and the target itself is still gated (SEC-28).
     response = client.get("/admin/pages/")
 
     assert response.status_code == 302

@@ -14,17 +14,27 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.staticfiles import views as staticfiles_views
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.shortcuts import resolve_url
-from django.urls import NoReverseMatch, Resolver404, URLResolver, get_resolver, get_script_prefix, get_urlconf
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    URLResolver,
+    get_resolver,
+    get_script_prefix,
+    get_urlconf,
+    reverse,
+)
 from django.urls import resolve as resolve_path
 from django.utils.translation import gettext_lazy
 from django.views import static as static_views
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from .. import factors
 from ..companies.policy import Requirement, standing_for
@@ -180,7 +190,6 @@ def is_gated(request) -> bool:
     (SEC-28): the allow-listed URL names, Django's static-file views, and for ``ENFORCE = "admin"`` only
     the Wagtail admin's own views. A path that resolves to no view (the 404 page) is gated.
     """
-    config = gate_config()
     urlconf = getattr(request, "urlconf", None) or get_urlconf()
     match = request.resolver_match
     if match is None:
@@ -189,6 +198,11 @@ def is_gated(request) -> bool:
             match = resolve_path(request.path_info, urlconf)
         except Resolver404:
             return True
+    return _match_is_gated(match, urlconf)
+
+
+def _match_is_gated(match, urlconf) -> bool:
+    config = gate_config()
     if match.view_name in config.allowed_names:
         return False
     if _view_function(match.func) in FILE_VIEWS:
@@ -293,3 +307,47 @@ def pending_action(request, user) -> str | None:
 def is_json(response) -> bool:
     content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
     return content_type == "application/json" or content_type.endswith("+json")
+
+
+def second_step_after_sign_in(request, response) -> str | None:
+    """
+    Where a password sign-in that just succeeded should send the browser instead of its target: the MFA
+    page the gate would answer that target with anyway (with the target as ``next``), one redirect and one
+    gated request sooner; or ``None`` to leave the response alone. Only for a Wagtail admin page behind the
+    gate, and only with the answer the sign-in already asked for this user (the sign-in reminder): no query
+    of its own. The session is checked again on the MFA page itself, as on every request (SEC-28, SEC-37).
+    """
+    match = request.resolver_match
+    if request.method != "POST" or match is None or not is_login_match(match):
+        return None
+    location = response.get("Location") if response.status_code in (302, 303) else None
+    session = getattr(request, "session", None)
+    if not location or session is None or DEVICE_ID_SESSION_KEY in session:
+        return None
+    known = getattr(request, STANDING_ATTRIBUTE, None)
+    user_id = session.get(SESSION_KEY)
+    if known is None or user_id is None or str(known[0]) != str(user_id):
+        return None
+    if known[1].is_enrolled:
+        action = VERIFY
+    elif known[1].requirement.is_required:
+        action = ENROLL
+    else:
+        return None
+    parts = urlsplit(location)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return None  # the target is not a path of this site: let the gate decide there
+    prefix = get_script_prefix()
+    path = "/" + parts.path[len(prefix) :] if parts.path.startswith(prefix) else parts.path
+    urlconf = getattr(request, "urlconf", None) or get_urlconf()
+    try:
+        target = resolve_path(path, urlconf)
+    except Resolver404:
+        return None
+    # Only a Wagtail admin page: it always asks an anonymous visitor to sign in, so the gate would answer it
+    # with the MFA page. A public page stays what it is for such a session (served as to anyone).
+    if target.url_name is None or target.func not in admin_views(get_resolver(urlconf)):
+        return None
+    if not _match_is_gated(target, urlconf):
+        return None
+    return f"{reverse(MFA_PAGES[action])}?{urlencode({'next': location})}"

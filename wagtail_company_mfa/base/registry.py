@@ -11,7 +11,7 @@ from importlib import import_module
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Exists, Q
 from django.utils import timezone
 
 from ..models import UserSession
@@ -70,7 +70,21 @@ FOLLOWED_ATTRIBUTE = "_wagtail_company_mfa_followed"
 def retrack(request, old_key: str | None) -> None:
     """Follow the session to its new key after ``cycle_key()`` in this request."""
     new_key = request.session.session_key
-    follow_key(old_key, new_key, session_user_id(request.session))
+    user_id = session_user_id(request.session)
+    # The usual case in one statement: the key was just rotated in this request (the verification), so the
+    # session's row moves to it, unless a row for the new key exists already (then the full follow below
+    # sorts it out, and the unique key is never violated). ``session_key`` is unique, so no other row for
+    # the old key is left behind.
+    if not (
+        old_key
+        and new_key
+        and old_key != new_key
+        and user_id is not None
+        and UserSession.objects.filter(session_key=old_key, user_id=user_id)
+        .exclude(Exists(UserSession.objects.filter(session_key=new_key)))
+        .update(session_key=new_key)
+    ):
+        follow_key(old_key, new_key, user_id)
     setattr(request, FOLLOWED_ATTRIBUTE, (old_key, new_key))
 
 

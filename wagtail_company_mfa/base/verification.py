@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import crypto, signals
 from ..audit import AuditAction, audit, send
-from ..models import last_verify_outcome
 from . import gate, reauth, registry
 
 if TYPE_CHECKING:
@@ -114,19 +113,26 @@ THROTTLE_LOG_THRESHOLD = 5
 NOTABLE_WAIT = datetime.timedelta(seconds=10)
 
 
-def attempt(request, device, token) -> Attempt:
+def attempt(request, devices, token) -> Attempt:
     """
-    Check ``token`` on ``device`` through django-otp's ``verify_token`` (row locked for the check).
-    A wrong and a replayed code look the same to the caller.
+    Check ``token`` on the user's device from ``devices`` (a queryset of one device model), as django-otp's
+    ``verify_token`` does: the row is read once, locked (``select_for_update``) in one transaction, and the
+    throttle (SEC-12), the count-first failure (SEC-10) and the comparison (SEC-05, SEC-06) all happen on
+    that one locked row. A wrong and a replayed code look the same to the caller.
     """
     user = request.user
-    locked_until = locked_until_for(device)
-    if locked_until is not None:
-        # SEC-12: while throttled even the right code is refused, and the attempt is not counted again.
-        return Attempt(ok=False, device=device, locked_until=locked_until, refused=True)
-    last_verify_outcome.set("")
+    device = None
     try:
-        verified = django_otp.verify_token(user, device.persistent_id, token)
+        with transaction.atomic():
+            device = devices.select_for_update().filter(user_id=user.pk).first()
+            if device is None:
+                return Attempt(ok=False)
+            locked_until = locked_until_for(device)
+            if locked_until is not None:
+                # SEC-12: while throttled even the right code is refused, and the attempt is not counted
+                # again. Decided under the lock, so a failure counted by a concurrent attempt applies too.
+                return Attempt(ok=False, device=device, locked_until=locked_until, refused=True)
+            verified = device.verify_token(token)
     except (crypto.InvalidToken, ImproperlyConfigured) as exc:
         # Raised before any comparison, and the transaction rolled back: nothing checked, nothing counted.
         raise _secret_unreadable(request, device, exc) from None
@@ -139,13 +145,8 @@ def attempt(request, device, token) -> Attempt:
             "A database error stopped a code check for user #%s; the attempt was refused: %s", user.pk, exc
         )
         return Attempt(ok=False, device=device, refused=True, busy=True)
-    if verified is not None:
-        return Attempt(ok=True, device=verified)
-    if last_verify_outcome.get() == "refused":
-        # Another attempt got the row lock first and its failure throttles this one: not compared, not
-        # counted, so the user must not be told the code was wrong (it may have been right).
-        device.refresh_from_db()
-        return Attempt(ok=False, device=device, locked_until=locked_until_for(device), refused=True)
+    if verified:
+        return Attempt(ok=True, device=device)
     try:
         # In a savepoint of its own, so that a failure here cannot take the counted failure with it when a
         # caller's transaction surrounds this one (recovery codes).

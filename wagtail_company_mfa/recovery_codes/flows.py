@@ -52,12 +52,9 @@ def use_recovery_code(request, token) -> verification.Attempt:
     confirms they saved it.
     """
     user = request.user
-    device = RecoveryCodeDevice.objects.filter(user_id=user.pk).first()
-    if device is None:
-        return verification.Attempt(ok=False)
     try:
         with transaction.atomic():
-            attempt = verification.attempt(request, device, token)
+            attempt = verification.attempt(request, RecoveryCodeDevice.objects.all(), token)
             if attempt.ok:
                 # An accepted code names the device django-otp checked it on: this one, re-read.
                 attempt.new_codes = add_codes(cast(RecoveryCodeDevice, attempt.device), 1)
@@ -65,7 +62,7 @@ def use_recovery_code(request, token) -> verification.Attempt:
         # As in verification.attempt: rolled back as a whole (the code stays unspent), and only "try again"
         # is said.
         logger.warning("A database error stopped a recovery code for user #%s: %s", user.pk, exc)
-        return verification.Attempt(ok=False, device=device, refused=True, busy=True)
+        return verification.Attempt(ok=False, refused=True, busy=True)
     if attempt.ok:
         spent = cast(RecoveryCodeDevice, attempt.device)
         verification.complete_verification(request, spent)

@@ -22,10 +22,8 @@ def authenticator_for(user) -> AuthenticatorDevice | None:
 
 
 def verify_authenticator(request, token) -> verification.Attempt:
-    device = authenticator_for(request.user)
-    if device is None:
-        return verification.Attempt(ok=False)
-    attempt = verification.attempt(request, device, token)
+    # The device is read once, under the row lock of the check (SEC-10, SEC-12).
+    attempt = verification.attempt(request, AuthenticatorDevice.objects.filter(confirmed=True), token)
     if attempt.ok:
         verification.complete_verification(request, attempt.device)
         audit(request.user, verification.ACTION_VERIFIED, request=request, method="authenticator")
