@@ -9,9 +9,9 @@ import datetime
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user, sign_in
 from django.contrib.auth import get_user_model
 from django.utils.formats import date_format
+from factories import enroll_user, join, make_company, make_user, sign_in
 from wagtail.models import ModelLogEntry
 from wagtail.users.models import UserProfile
 

@@ -12,8 +12,8 @@ import json
 import logging
 
 import pytest
-from conftest import join, make_user, password_login, sign_in
 from django.core.management import call_command
+from factories import join, make_user, password_login, sign_in
 
 from wagtail_company_mfa import policy
 from wagtail_company_mfa.models import (

@@ -7,9 +7,9 @@ a plain member, and an editor in no company. A refused request changes nothing.
 from __future__ import annotations
 
 import pytest
-from conftest import enroll_user, make_company, make_user, sign_in
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from factories import enroll_user, make_company, make_user, sign_in
 
 from wagtail_company_mfa.companies import permissions, reset_rule
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership

@@ -12,12 +12,12 @@ from smtplib import SMTPException
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user, use_email_backend
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import enroll_user, join, make_company, make_user, use_email_backend
 
 from wagtail_company_mfa.models import MemberNotice
 from wagtail_company_mfa.notices import delivery as reminders

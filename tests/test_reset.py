@@ -11,7 +11,6 @@ import json
 
 import pytest
 import time_machine
-from conftest import join, make_user, password_login, sign_in
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.auth.models import Permission
 from django.core import mail
@@ -19,6 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from factories import join, make_user, password_login, sign_in
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.companies import reset, reset_rule
@@ -337,7 +337,7 @@ def test_users_page_shows_nothing_to_someone_who_manages_no_company(client, tena
 
 @pytest.mark.parametrize("viewer", ["superuser", "admin_a"])
 def test_users_page_query_count_does_not_grow_with_users(client, tenants, viewer):
-    from conftest import enroll_user
+    from factories import enroll_user
 
     actor = getattr(tenants, viewer)
     actor.user_permissions.add(change_users_permission())
@@ -366,8 +366,8 @@ def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  
     """Adding someone to your company must not be a way to strip the factor they set up on their own."""
     import datetime
 
-    from conftest import enroll_user, join, make_company, make_user
     from django.utils import timezone
+    from factories import enroll_user, join, make_company, make_user
 
     from wagtail_company_mfa.models import CompanyMembership
 
@@ -394,7 +394,7 @@ def replace_authenticator(client, person):
     import base64
     import re
 
-    from conftest import Authenticator, reauthenticate
+    from factories import Authenticator, reauthenticate
 
     link = "/admin/company-mfa/enroll/"
     sign_in(client, person)
@@ -414,7 +414,7 @@ def test_reset_rule_bypassed_by_replacing_the_device(tenants):  # SEC-40
     MFA set up before joining Acme stays out of an Acme administrator's reach when the person replaces the
     authenticator: the rule looks at when they first had MFA, not at the current device.
     """
-    from conftest import enroll_user
+    from factories import enroll_user
 
     from wagtail_company_mfa.models import MFAEnrollment
 
