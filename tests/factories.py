@@ -136,7 +136,13 @@ def use_email_backend(settings, backend: str) -> None:
 
 
 class DemoWorld:
-    """SPEC §6: Acme (required since 7 days), Bluebird (required in 30 days), Cedar (off), and six users."""
+    """
+    The sandbox's demo accounts: Acme Builders (required since 7 days), Bluebird Contracting (required in 30
+    days), Cedar Homes (off), a superuser administering all three, and five users:
+
+    - alice: Acme; bob: Bluebird; carol: Cedar; dave: Cedar and Acme (the strictest company wins);
+    - erin: Acme, with an authenticator (``.phone``) and recovery codes.
+    """
 
     def __init__(self):
         self.acme = make_company("Acme Builders", require_mfa=True, enforcement_date=days_from_today(-7))
@@ -170,23 +176,26 @@ class Tenants:
     administrators, the superuser and both members have an authenticator (``.phone``), since resetting
     someone's MFA needs an MFA-verified session and something to reset.
 
-    - ``a``: Acme Builders, Require MFA from 30 days ahead, time zone Europe/Amsterdam.
-    - ``b``: Bluebird Contracting, Require MFA since a week ago, UTC.
+    The names follow the demo companies (see the module docstring):
+
+    - ``a``: Bluebird Contracting, Require MFA from 30 days ahead, time zone Europe/Amsterdam;
+      administrator Bert Blue, member Bob Brown.
+    - ``b``: Acme Builders, Require MFA since a week ago, UTC; administrator Anna Acme, member Alice Ames.
     """
 
     def __init__(self):
         self.a = make_company(
-            "Acme Builders",
+            "Bluebird Contracting",
             require_mfa=True,
             enforcement_date=days_from_today(30),
             time_zone="Europe/Amsterdam",
         )
-        self.b = make_company("Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(-7))
+        self.b = make_company("Acme Builders", require_mfa=True, enforcement_date=days_from_today(-7))
         self.superuser = make_user("root", superuser=True, first_name="Rory", last_name="Root")
-        self.admin_a = make_user("anna", first_name="Anna", last_name="Acme")
-        self.member_a = make_user("alice", first_name="Alice", last_name="Ames")
-        self.admin_b = make_user("bert", first_name="Bert", last_name="Blue")
-        self.member_b = make_user("bob", first_name="Bob", last_name="Brown")
+        self.admin_a = make_user("bert", first_name="Bert", last_name="Blue")
+        self.member_a = make_user("bob", first_name="Bob", last_name="Brown")
+        self.admin_b = make_user("anna", first_name="Anna", last_name="Acme")
+        self.member_b = make_user("alice", first_name="Alice", last_name="Ames")
         self.editor = make_user("eddie", first_name="Eddie", last_name="Editor")
         self.admin_a_membership = join(self.admin_a, self.a, role=CompanyMembership.Role.ADMIN)
         self.member_a_membership = join(self.member_a, self.a)

@@ -62,7 +62,7 @@ def test_confirmation_page(client, tenants):
     response = client.get(reset_url(tenants.member_a, tenants.a))
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Alice Ames" in page
+    assert "Bob Brown" in page
     assert "I have verified this person&#x27;s request" in page
     assert 'name="confirm"' in page
     assert 'method="post"' in page
@@ -96,19 +96,19 @@ def test_company_admin_resets_a_member(client, tenants, django_capture_on_commit
     entry = ModelLogEntry.objects.get(action=reset.ACTION_RESET)
     assert entry.object_id == str(target.pk)
     assert entry.user_id == tenants.admin_a.pk
-    assert entry.data["company"] == "Acme Builders"
+    assert entry.data["company"] == "Bluebird Contracting"
     assert entry.data["ip"] == "10.1.2.3"
     assert entry.data["user_agent"] == "Firefox test"
     assert entry.data["removed_authenticator"] is True
     company_entry = ModelLogEntry.objects.get(action=reset.ACTION_MEMBER_RESET)
     assert company_entry.object_id == str(tenants.a.pk)
     assert company_entry.uuid == entry.uuid
-    assert company_entry.data["member"] == "Alice Ames"
+    assert company_entry.data["member"] == "Bob Brown"
     assert entry.formatter.format_message(entry) == (
-        "Two-factor authentication reset by an administrator of Acme Builders"
+        "Two-factor authentication reset by an administrator of Bluebird Contracting"
     )
     assert company_entry.formatter.format_message(company_entry) == (
-        "Reset the two-factor authentication of Alice Ames"
+        "Reset the two-factor authentication of Bob Brown"
     )
     # SEC-44: no code, secret or hash in the log.
     logged = json.dumps([e.data for e in ModelLogEntry.objects.all()])
@@ -120,7 +120,7 @@ def test_company_admin_resets_a_member(client, tenants, django_capture_on_commit
     assert [m.to for m in mail.outbox] == [[target.email]]
     message = mail.outbox[0]
     assert message.subject == "Your two-factor authentication was reset on Test site"
-    assert "Anna Acme, an administrator of Acme Builders" in message.body
+    assert "Bert Blue, an administrator of Bluebird Contracting" in message.body
     for secret in secrets:
         assert secret not in message.body
 
@@ -135,7 +135,7 @@ def test_target_verified_session_is_ended_everywhere(client, tenants):
     response = target_browser.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
-    # And signing in again leads straight to setting MFA up: Bluebird requires it.
+    # And signing in again leads straight to setting MFA up: Acme requires it.
     password_login(target_browser, target)
     response = target_browser.get("/admin/")
     assert response["Location"].startswith("/admin/company-mfa/required/")
@@ -221,7 +221,7 @@ class TestRefused:
         # Not even the person's name is shown to an administrator of another company.
         response = client.get(reset_url(tenants.member_b))
         assert response.status_code == 404
-        assert "Bob" not in response.content.decode()
+        assert "Alice" not in response.content.decode()
         assert client.post(reset_url(tenants.member_b), {"confirm": "on"}).status_code == 404
         assert client.post(reset_url(tenants.member_b, tenants.a), {"confirm": "on"}).status_code == 404
         self.assert_untouched(tenants.member_b)
@@ -238,7 +238,7 @@ class TestRefused:
         # SEC-40: an administrator who signed in with a password only cannot reset anyone's factor.
         admin = make_user("carl", first_name="Carl")
         join(admin, tenants.a, role=CompanyMembership.Role.ADMIN)
-        password_login(client, admin)  # Acme's date is ahead, so no code is needed to sign in
+        password_login(client, admin)  # Bluebird's date is ahead, so no code is needed to sign in
         response = client.get(reset_url(tenants.member_a, tenants.a))
         assert response.status_code == 403
         page = response.content.decode()
