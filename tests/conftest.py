@@ -1,22 +1,23 @@
-"""Fixtures named after the states they create (STYLE §4): companies in each policy state, users, clients."""
+"""Fixtures named after the states they create: companies in each policy state, users, clients. The plain
+helpers they are built on are in factories.py."""
 
 from __future__ import annotations
 
-import datetime
 import os
-import time
 
-import django
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.utils import timezone
-
-from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
-from wagtail_company_mfa.recovery_codes import flows as recovery_flows
-from wagtail_company_mfa.totp import algorithm as totp
-
-PASSWORD = "correct horse battery staple"
+from factories import (
+    DemoWorld,
+    Tenants,
+    days_from_today,
+    enroll_user,
+    join,
+    make_company,
+    make_user,
+    password_login,
+    verify_with_code,
+)
 
 
 def pytest_report_header(config):
@@ -41,25 +42,7 @@ def pytest_configure(config):
         assert "site-packages" in wagtail_company_mfa.__file__, wagtail_company_mfa.__file__
 
 
-def make_user(
-    username: str, *, password: str = PASSWORD, superuser: bool = False, admin: bool = True, **extra
-):
-    """A user who can reach the Wagtail admin. Works with the default and the email user model."""
-    User = get_user_model()
-    fields = {"email": f"{username}@example.com", **extra}
-    if User.USERNAME_FIELD != "email":
-        fields["username"] = username
-    if superuser:
-        return User.objects.create_superuser(password=password, **fields)
-    user = User.objects.create_user(password=password, **fields)
-    if admin:
-        # Wagtail's "Editors" group: admin access plus page and document permissions, as real editors have.
-        user.groups.add(Group.objects.get(name="Editors"))
-    return user
-
-
-def login_fields(user, password: str = PASSWORD) -> dict:
-    return {"username": user.get_username(), "password": password}
+# Users and companies ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -75,15 +58,6 @@ def other_user(db):
 @pytest.fixture
 def superuser(db):
     return make_user("root", superuser=True)
-
-
-def make_company(name: str, **policy) -> Company:
-    slug = name.lower().replace(" ", "-")
-    return Company.objects.create(name=name, slug=slug, time_zone=policy.pop("time_zone", "UTC"), **policy)
-
-
-def days_from_today(days: int) -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=days)
 
 
 @pytest.fixture
@@ -103,13 +77,6 @@ def company_off(db):
     return make_company("Cedar Homes", require_mfa=False)
 
 
-def join(user, company, *, role=CompanyMembership.Role.MEMBER, joined_at=None, **extra) -> CompanyMembership:
-    joined_at = joined_at or timezone.now() - datetime.timedelta(days=365)
-    return CompanyMembership.objects.create(
-        user=user, company=company, role=role, joined_at=joined_at, **extra
-    )
-
-
 @pytest.fixture
 def required_user(user, company_required):
     join(user, company_required)
@@ -120,26 +87,6 @@ def required_user(user, company_required):
 def upcoming_user(user, company_upcoming):
     join(user, company_upcoming)
     return user
-
-
-class Authenticator:
-    """The phone in a test: holds the secret and shows the code for any moment."""
-
-    def __init__(self, key: bytes):
-        self.key = key
-
-    def code(self, at: float | None = None, *, steps: int = 0) -> str:
-        moment = (time.time() if at is None else at) + steps * totp.STEP
-        return totp.code_at(self.key, moment)
-
-
-def enroll_user(user) -> tuple[Authenticator, list[str]]:
-    """Give ``user`` an authenticator and recovery codes, as a finished enrollment would."""
-    key = totp.generate_key()
-    device = AuthenticatorDevice(user=user, name="Authenticator app")
-    device.set_key(key)
-    device.save()
-    return Authenticator(key), recovery_flows.issue_recovery_codes(user)
 
 
 @pytest.fixture
@@ -155,20 +102,6 @@ def editors_group(db):
     return Group.objects.get(name="Editors")
 
 
-def password_login(client, user, password: str = PASSWORD, next_url: str | None = None):
-    """Wagtail's real password step, as a browser does it."""
-    data = login_fields(user, password)
-    if next_url:
-        data["next"] = next_url
-    response = client.post("/admin/login/", data)
-    assert response.status_code == 302, response.content[:500]
-    return response
-
-
-def verify_with_code(client, code: str, next_url: str = ""):
-    return client.post("/admin/company-mfa/verify/", {"code": code, "next": next_url})
-
-
 @pytest.fixture
 def verified_client(client, enrolled_user):
     """A browser that passed the password and the code steps."""
@@ -178,109 +111,11 @@ def verified_client(client, enrolled_user):
     return client
 
 
-# The demo accounts of SPEC §6, and re-authentication (issue 4) ---------------------------------------------
-
-
-class DemoWorld:
-    """SPEC §6: Acme (required since 7 days), Bluebird (required in 30 days), Cedar (off), and six users."""
-
-    def __init__(self):
-        self.acme = make_company("Acme Builders", require_mfa=True, enforcement_date=days_from_today(-7))
-        self.bluebird = make_company(
-            "Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(30)
-        )
-        self.cedar = make_company("Cedar Homes", require_mfa=False)
-        self.admin = make_user("admin", superuser=True)
-        for company in (self.acme, self.bluebird, self.cedar):
-            join(self.admin, company, role=CompanyMembership.Role.ADMIN)
-        self.alice = make_user("alice")
-        join(self.alice, self.acme)
-        self.bob = make_user("bob")
-        join(self.bob, self.bluebird)
-        self.carol = make_user("carol")
-        join(self.carol, self.cedar)
-        self.dave = make_user("dave")
-        join(self.dave, self.cedar)
-        join(self.dave, self.acme)
-        self.erin = make_user("erin")
-        join(self.erin, self.acme)
-        self.erin.phone, self.erin.recovery_codes = enroll_user(self.erin)
-
-    def user(self, name: str):
-        return getattr(self, name)
-
-
 @pytest.fixture
 def demo(db):
     return DemoWorld()
 
 
-def reauthenticate(client, password: str = PASSWORD, code: str | None = None, next_url: str = ""):
-    """The "Enter your password" page (plus the current code for an enrolled user), as a browser sends it."""
-    data = {"password": password, "next": next_url}
-    if code is not None:
-        data["mfa-code"] = code
-    return client.post("/admin/company-mfa/reauthenticate/", data)
-
-
-# Company administration (issue 5) ---------------------------------------------------------------------------
-
-
-def sign_in(client, user):
-    """
-    A complete admin sign-in: Wagtail's password step, then the current code if ``user`` has an authenticator
-    (``user.phone``). Signing the same user in twice in one test uses the next time step, as a phone would.
-    """
-    password_login(client, user)
-    phone = getattr(user, "phone", None)
-    if phone is not None:
-        step = getattr(user, "_next_step", 0)
-        user._next_step = step + 1
-        response = verify_with_code(client, phone.code(steps=step))
-        assert response.status_code == 302, response.content[:500]
-    return client
-
-
-class Tenants:
-    """
-    Two companies, each with an administrator and a member, a superuser and an editor in no company. The
-    administrators, the superuser and both members have an authenticator (``.phone``), since resetting
-    someone's MFA needs an MFA-verified session and something to reset.
-
-    - ``a``: Acme Builders, Require MFA from 30 days ahead, time zone Europe/Amsterdam.
-    - ``b``: Bluebird Contracting, Require MFA since a week ago, UTC.
-    """
-
-    def __init__(self):
-        self.a = make_company(
-            "Acme Builders",
-            require_mfa=True,
-            enforcement_date=days_from_today(30),
-            time_zone="Europe/Amsterdam",
-        )
-        self.b = make_company("Bluebird Contracting", require_mfa=True, enforcement_date=days_from_today(-7))
-        self.superuser = make_user("root", superuser=True, first_name="Rory", last_name="Root")
-        self.admin_a = make_user("anna", first_name="Anna", last_name="Acme")
-        self.member_a = make_user("alice", first_name="Alice", last_name="Ames")
-        self.admin_b = make_user("bert", first_name="Bert", last_name="Blue")
-        self.member_b = make_user("bob", first_name="Bob", last_name="Brown")
-        self.editor = make_user("eddie", first_name="Eddie", last_name="Editor")
-        self.admin_a_membership = join(self.admin_a, self.a, role=CompanyMembership.Role.ADMIN)
-        self.member_a_membership = join(self.member_a, self.a)
-        self.admin_b_membership = join(self.admin_b, self.b, role=CompanyMembership.Role.ADMIN)
-        self.member_b_membership = join(self.member_b, self.b)
-        for person in (self.superuser, self.admin_a, self.member_a, self.admin_b, self.member_b):
-            person.phone, person.recovery_codes = enroll_user(person)
-
-
 @pytest.fixture
 def tenants(db):
     return Tenants()
-
-
-def use_email_backend(settings, backend: str) -> None:
-    """Point the default email backend at ``backend`` (Django 6.1 configures it as ``MAILERS``)."""
-    if django.VERSION >= (6, 1):
-        settings.MAILERS = {"default": {"BACKEND": backend}}
-    else:
-        settings.EMAIL_BACKEND = backend

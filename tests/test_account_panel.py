@@ -9,10 +9,10 @@ import zoneinfo
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user, password_login, verify_with_code
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats
+from factories import enroll_user, join, make_company, make_user, password_login, verify_with_code
 from wagtail import hooks
 from wagtail.users.models import UserProfile
 

@@ -9,9 +9,9 @@ import io
 import json
 
 import pytest
-from conftest import enroll_user, join, make_company, make_user
 from django.core import mail
 from django.core.management import CommandError, call_command
+from factories import enroll_user, join, make_company, make_user
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.companies import reset
@@ -89,7 +89,7 @@ def test_mfa_reset_with_nothing_to_reset(db):
 
 
 def test_after_the_reset_the_admin_signs_in_and_must_enroll(client, locked_out_admin):
-    from conftest import password_login
+    from factories import password_login
 
     run("mfa_reset", locked_out_admin.get_username(), "--no-input")
     password_login(client, locked_out_admin)

@@ -9,9 +9,9 @@ import datetime
 import threading
 
 import pytest
-from conftest import enroll_user, join, make_company, make_user, password_login
 from django.db import connection
 from django.test import Client
+from factories import enroll_user, join, make_company, make_user, password_login
 
 from wagtail_company_mfa.models import RecoveryCodeDevice
 

@@ -3,10 +3,10 @@
 import binascii
 
 import pytest
-from conftest import enroll_user
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import connection
+from factories import enroll_user
 
 from wagtail_company_mfa import crypto
 from wagtail_company_mfa.models import AuthenticatorDevice

@@ -13,10 +13,10 @@ import zoneinfo
 
 import pytest
 import time_machine
-from conftest import password_login, verify_with_code
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
+from factories import password_login, verify_with_code
 from wagtail import hooks
 from wagtail.users.models import UserProfile
 
@@ -72,7 +72,7 @@ def test_no_panel_without_an_upcoming_deadline_or_once_enrolled(client, demo, na
 
 def test_an_enrolled_user_with_a_deadline_ahead_sees_no_panel(client, demo):
     bob = demo.bob
-    from conftest import enroll_user
+    from factories import enroll_user
 
     bob.phone, _codes = enroll_user(bob)
     sign_in(client, bob)

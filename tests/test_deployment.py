@@ -13,11 +13,11 @@ import re
 
 import pytest
 import time_machine
-from conftest import enroll_user, password_login, reauthenticate, verify_with_code
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
+from factories import enroll_user, password_login, reauthenticate, verify_with_code
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa import checks as mfa_checks
@@ -257,7 +257,7 @@ def test_pending_setup_key_from_another_server_restarts_the_setup_with_a_message
 
 
 def crypto_code(key: bytes) -> str:
-    from conftest import Authenticator
+    from factories import Authenticator
 
     return Authenticator(key).code()
 

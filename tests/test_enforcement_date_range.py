@@ -12,8 +12,8 @@ import json
 import logging
 
 import pytest
-from conftest import join, make_user, password_login, sign_in
 from django.core.management import call_command
+from factories import join, make_user, password_login, sign_in
 
 from wagtail_company_mfa import policy
 from wagtail_company_mfa.models import (
@@ -86,7 +86,7 @@ def test_far_past_enforcement_date_model_validation_names_the_range():
 
 @pytest.fixture(params=FAR_DATES, ids=["0001-01-01 Tokyo", "9999-12-31 Kiritimati"])
 def far_company(request, tenants):
-    """Acme's date overwritten around the form, as a bad import or a shell session could."""
+    """Bluebird's date overwritten around the form, as a bad import or a shell session could."""
     day, zone, clamped = request.param
     Company.objects.filter(pk=tenants.a.pk).update(
         enforcement_date=day, time_zone=zone, new_member_grace_days=30

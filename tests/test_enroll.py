@@ -9,8 +9,8 @@ import time
 
 import pytest
 import time_machine
-from conftest import Authenticator, make_company, password_login
 from django.db import DatabaseError
+from factories import Authenticator, make_company, password_login
 
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCode, RecoveryCodeDevice
 from wagtail_company_mfa.recovery_codes import codes as recovery_codes
@@ -197,7 +197,7 @@ def test_upcoming_user_passes_freely(client, upcoming_user):
 
 def test_policy_switched_on_applies_on_the_next_request(client, user):  # SEC-37
     company = make_company("Late Switch", require_mfa=False)
-    from conftest import join
+    from factories import join
 
     join(user, company)
     password_login(client, user)

@@ -11,10 +11,10 @@ import re
 
 import pytest
 import time_machine
-from conftest import PASSWORD, Authenticator, make_user, password_login, use_email_backend
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client, override_settings
+from factories import PASSWORD, Authenticator, make_user, password_login, use_email_backend
 from test_enroll import ENROLL_URL, setup_key
 
 from wagtail_company_mfa.models import AuthenticatorDevice

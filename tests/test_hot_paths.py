@@ -7,11 +7,11 @@ without the package's middleware where that is the fair baseline.
 from __future__ import annotations
 
 import pytest
-from conftest import login_fields, sign_in
 from django.conf import settings as django_settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from factories import login_fields, sign_in
 from wagtail import hooks
 
 from wagtail_company_mfa.models import UserSession

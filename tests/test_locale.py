@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import make_user, password_login, verify_with_code
 from django.utils import timezone, translation
+from factories import make_user, password_login, verify_with_code
 from wagtail.users.models import UserProfile
 
 import wagtail_company_mfa

@@ -11,10 +11,10 @@ import logging
 from importlib import import_module
 
 import pytest
-from conftest import PASSWORD, enroll_user
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from factories import PASSWORD, enroll_user
 
 from wagtail_company_mfa.base import pending, reauth
 from wagtail_company_mfa.models import UserSession

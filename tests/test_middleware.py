@@ -6,8 +6,8 @@ reaches nothing but the allow-list, site-wide.
 from __future__ import annotations
 
 import pytest
-from conftest import make_user, password_login
 from django.test import Client, RequestFactory
+from factories import make_user, password_login
 
 from wagtail_company_mfa.base import gate
 from wagtail_company_mfa.middleware import CompanyMFAMiddleware
@@ -50,7 +50,7 @@ def pending_client(request, client, enrolled_user, company_required):
         client.mfa_target = "/admin/company-mfa/verify/"
     else:
         member = make_user("alice")
-        from conftest import join
+        from factories import join
 
         join(member, company_required)
         password_login(client, member)
@@ -189,7 +189,7 @@ def test_admin_only_enforcement_leaves_the_rest_of_the_site(pending_client, sett
 
 
 def test_not_required_users_without_a_device_pass_everywhere(client, company_off):
-    from conftest import join
+    from factories import join
 
     carol = make_user("carol")
     join(carol, company_off)

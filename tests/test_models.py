@@ -3,9 +3,9 @@
 import datetime as dt
 
 import pytest
-from conftest import join, make_company, make_user
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from factories import join, make_company, make_user
 
 from wagtail_company_mfa.models import Company, CompanyMembership
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 import time_machine
-from conftest import password_login
 from django.core import mail
+from factories import password_login
 
 from wagtail_company_mfa.base import verification
 from wagtail_company_mfa.recovery_codes import codes as recovery_codes

@@ -10,8 +10,8 @@ import time
 
 import pytest
 import time_machine
-from conftest import PASSWORD, join, make_user, password_login, reauthenticate, verify_with_code
 from django.test import Client
+from factories import PASSWORD, join, make_user, password_login, reauthenticate, verify_with_code
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.base import verification

@@ -7,9 +7,9 @@ a plain member, and an editor in no company. A refused request changes nothing.
 from __future__ import annotations
 
 import pytest
-from conftest import enroll_user, make_company, make_user, sign_in
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from factories import enroll_user, make_company, make_user, sign_in
 
 from wagtail_company_mfa.companies import permissions, reset_rule
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
@@ -85,13 +85,13 @@ def post_data(tenants, name) -> dict:
         "time_zone": "UTC",
     }
     return {
-        "policy_a": {**company_form, "enforcement_date": "2031-01-01", "name": "Acme", "slug": "acme"},
-        "policy_b": {
+        "policy_a": {
             **company_form,
             "enforcement_date": "2031-01-01",
             "name": "Bluebird",
             "slug": "bluebird",
         },
+        "policy_b": {**company_form, "enforcement_date": "2031-01-01", "name": "Acme", "slug": "acme"},
         # A superuser adds from the search (by id); a company administrator by the exact email address.
         "add_editor": {"user": tenants.editor.pk, "identifier": tenants.editor.email, "role": "member"},
         "member_role": {"role": "admin", "is_active": "on"},
@@ -170,8 +170,8 @@ def test_anonymous_is_sent_to_login(client, world):
 def test_company_admin_lists_only_their_companies(client, world):
     sign_in(client, world.admin_a)
     page = client.get(f"{BASE}/").content.decode()
-    assert "Acme Builders" in page
-    assert "Bluebird Contracting" not in page
+    assert "Bluebird Contracting" in page
+    assert "Acme Builders" not in page
     assert "Cedar Homes" not in page
     assert f"{BASE}/new/" not in page  # no "Add a company" for a company administrator
 
@@ -212,7 +212,7 @@ def test_manage_all_companies_through_a_group(client, world):
     group = Group.objects.create(name="Company managers")
     group.permissions.add(Permission.objects.get(codename="manage_all_companies"))
     world.editor.groups.add(group)
-    # Managing every company means answering to every company's MFA requirement (Bluebird's has passed).
+    # Managing every company means answering to every company's MFA requirement (Acme's has passed).
     world.editor.phone, _codes = enroll_user(world.editor)
     sign_in(client, world.editor)
     assert client.get(f"{BASE}/edit/{world.b.pk}/").status_code == 200
@@ -247,7 +247,7 @@ def test_company_admin_cannot_rename_or_change_slug(client, world):
     )
     assert response.status_code == 302
     world.a.refresh_from_db()
-    assert (world.a.name, world.a.slug) == ("Acme Builders", "acme-builders")
+    assert (world.a.name, world.a.slug) == ("Bluebird Contracting", "bluebird-contracting")
     assert str(world.a.enforcement_date) == "2031-01-01"
 
 

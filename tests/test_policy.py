@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 import time_machine
-from conftest import join, make_company, make_user
 from django.contrib.auth.models import AnonymousUser
+from factories import join, make_company, make_user
 
 from wagtail_company_mfa.models import CompanyMembership, start_of_day
 from wagtail_company_mfa.policy import NOT_REQUIRED, Status, member_deadline, requirement_for

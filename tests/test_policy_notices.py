@@ -13,10 +13,10 @@ from smtplib import SMTPException
 
 import pytest
 import time_machine
-from conftest import enroll_user, join, make_company, make_user, use_email_backend
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.core.management import call_command
+from factories import enroll_user, join, make_company, make_user, use_email_backend
 
 from wagtail_company_mfa import signals
 from wagtail_company_mfa.companies import flows as company_flows
@@ -240,9 +240,9 @@ def test_notice_subject_names_the_companys_own_date(db):
     """The company picked 2 February in Amsterdam; a reader in UTC must not read "1 February"."""
     import datetime
 
-    from conftest import join, make_company, make_user
     from django.core import mail
     from django.core.management import call_command
+    from factories import join, make_company, make_user
 
     from wagtail_company_mfa.notices.planning import queue_policy_notices
 
@@ -263,8 +263,8 @@ def test_switching_the_requirement_off_tells_the_other_administrators(db, django
     """SEC-39: lowering a company's protection is notified, not only audited."""
     import datetime
 
-    from conftest import join, make_company, make_user
     from django.core import mail
+    from factories import join, make_company, make_user
 
     from wagtail_company_mfa.models import CompanyMembership
 

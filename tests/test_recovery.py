@@ -12,10 +12,10 @@ import time
 
 import pytest
 import time_machine
-from conftest import password_login
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import password_login
 
 from wagtail_company_mfa import crypto
 from wagtail_company_mfa.models import RecoveryCode, RecoveryCodeDevice

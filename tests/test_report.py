@@ -11,10 +11,10 @@ import io
 
 import pytest
 import time_machine
-from conftest import PASSWORD, enroll_user, join, make_company, make_user, sign_in
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import PASSWORD, enroll_user, join, make_company, make_user, sign_in
 from wagtail.users.models import UserProfile
 
 from wagtail_company_mfa import crypto
@@ -85,7 +85,7 @@ def admin_client(client, company):
 
 def password_only(client, user):
     # Anna has an authenticator: sign in with password and code, at the frozen time.
-    from conftest import password_login, verify_with_code
+    from factories import password_login, verify_with_code
 
     password_login(client, user, PASSWORD)
     device = AuthenticatorDevice.objects.get(user=user)

@@ -12,10 +12,10 @@ import random
 
 import pytest
 import time_machine
-from conftest import PASSWORD, enroll_user, join, make_company, make_user, password_login, verify_with_code
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import PASSWORD, enroll_user, join, make_company, make_user, password_login, verify_with_code
 
 from wagtail_company_mfa.companies import enrollment
 from wagtail_company_mfa.companies.policy import member_deadline

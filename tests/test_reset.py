@@ -11,7 +11,6 @@ import json
 
 import pytest
 import time_machine
-from conftest import join, make_user, password_login, sign_in
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.contrib.auth.models import Permission
 from django.core import mail
@@ -19,6 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from factories import join, make_user, password_login, sign_in
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.companies import reset, reset_rule
@@ -62,7 +62,7 @@ def test_confirmation_page(client, tenants):
     response = client.get(reset_url(tenants.member_a, tenants.a))
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Alice Ames" in page
+    assert "Bob Brown" in page
     assert "I have verified this person&#x27;s request" in page
     assert 'name="confirm"' in page
     assert 'method="post"' in page
@@ -96,19 +96,19 @@ def test_company_admin_resets_a_member(client, tenants, django_capture_on_commit
     entry = ModelLogEntry.objects.get(action=reset.ACTION_RESET)
     assert entry.object_id == str(target.pk)
     assert entry.user_id == tenants.admin_a.pk
-    assert entry.data["company"] == "Acme Builders"
+    assert entry.data["company"] == "Bluebird Contracting"
     assert entry.data["ip"] == "10.1.2.3"
     assert entry.data["user_agent"] == "Firefox test"
     assert entry.data["removed_authenticator"] is True
     company_entry = ModelLogEntry.objects.get(action=reset.ACTION_MEMBER_RESET)
     assert company_entry.object_id == str(tenants.a.pk)
     assert company_entry.uuid == entry.uuid
-    assert company_entry.data["member"] == "Alice Ames"
+    assert company_entry.data["member"] == "Bob Brown"
     assert entry.formatter.format_message(entry) == (
-        "Two-factor authentication reset by an administrator of Acme Builders"
+        "Two-factor authentication reset by an administrator of Bluebird Contracting"
     )
     assert company_entry.formatter.format_message(company_entry) == (
-        "Reset the two-factor authentication of Alice Ames"
+        "Reset the two-factor authentication of Bob Brown"
     )
     # SEC-44: no code, secret or hash in the log.
     logged = json.dumps([e.data for e in ModelLogEntry.objects.all()])
@@ -120,7 +120,7 @@ def test_company_admin_resets_a_member(client, tenants, django_capture_on_commit
     assert [m.to for m in mail.outbox] == [[target.email]]
     message = mail.outbox[0]
     assert message.subject == "Your two-factor authentication was reset on Test site"
-    assert "Anna Acme, an administrator of Acme Builders" in message.body
+    assert "Bert Blue, an administrator of Bluebird Contracting" in message.body
     for secret in secrets:
         assert secret not in message.body
 
@@ -135,7 +135,7 @@ def test_target_verified_session_is_ended_everywhere(client, tenants):
     response = target_browser.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
-    # And signing in again leads straight to setting MFA up: Bluebird requires it.
+    # And signing in again leads straight to setting MFA up: Acme requires it.
     password_login(target_browser, target)
     response = target_browser.get("/admin/")
     assert response["Location"].startswith("/admin/company-mfa/required/")
@@ -221,7 +221,7 @@ class TestRefused:
         # Not even the person's name is shown to an administrator of another company.
         response = client.get(reset_url(tenants.member_b))
         assert response.status_code == 404
-        assert "Bob" not in response.content.decode()
+        assert "Alice" not in response.content.decode()
         assert client.post(reset_url(tenants.member_b), {"confirm": "on"}).status_code == 404
         assert client.post(reset_url(tenants.member_b, tenants.a), {"confirm": "on"}).status_code == 404
         self.assert_untouched(tenants.member_b)
@@ -238,7 +238,7 @@ class TestRefused:
         # SEC-40: an administrator who signed in with a password only cannot reset anyone's factor.
         admin = make_user("carl", first_name="Carl")
         join(admin, tenants.a, role=CompanyMembership.Role.ADMIN)
-        password_login(client, admin)  # Acme's date is ahead, so no code is needed to sign in
+        password_login(client, admin)  # Bluebird's date is ahead, so no code is needed to sign in
         response = client.get(reset_url(tenants.member_a, tenants.a))
         assert response.status_code == 403
         page = response.content.decode()
@@ -337,7 +337,7 @@ def test_users_page_shows_nothing_to_someone_who_manages_no_company(client, tena
 
 @pytest.mark.parametrize("viewer", ["superuser", "admin_a"])
 def test_users_page_query_count_does_not_grow_with_users(client, tenants, viewer):
-    from conftest import enroll_user
+    from factories import enroll_user
 
     actor = getattr(tenants, viewer)
     actor.user_permissions.add(change_users_permission())
@@ -366,8 +366,8 @@ def test_a_company_admin_cannot_reset_mfa_set_up_before_the_person_joined(db):  
     """Adding someone to your company must not be a way to strip the factor they set up on their own."""
     import datetime
 
-    from conftest import enroll_user, join, make_company, make_user
     from django.utils import timezone
+    from factories import enroll_user, join, make_company, make_user
 
     from wagtail_company_mfa.models import CompanyMembership
 
@@ -394,7 +394,7 @@ def replace_authenticator(client, person):
     import base64
     import re
 
-    from conftest import Authenticator, reauthenticate
+    from factories import Authenticator, reauthenticate
 
     link = "/admin/company-mfa/enroll/"
     sign_in(client, person)
@@ -414,7 +414,7 @@ def test_reset_rule_bypassed_by_replacing_the_device(tenants):  # SEC-40
     MFA set up before joining Acme stays out of an Acme administrator's reach when the person replaces the
     authenticator: the rule looks at when they first had MFA, not at the current device.
     """
-    from conftest import enroll_user
+    from factories import enroll_user
 
     from wagtail_company_mfa.models import MFAEnrollment
 

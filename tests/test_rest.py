@@ -13,9 +13,9 @@ import types
 
 import pytest
 import time_machine
-from conftest import PASSWORD, enroll_user, join, make_user, password_login
 from django.core import checks
 from django.urls import include, path
+from factories import PASSWORD, enroll_user, join, make_user, password_login
 from rest_framework import authentication
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import obtain_auth_token as drf_obtain_auth_token

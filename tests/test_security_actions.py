@@ -13,7 +13,10 @@ import time
 
 import pytest
 import time_machine
-from conftest import (
+from django.core import mail
+from django.test import Client
+from django.utils import timezone
+from factories import (
     Authenticator,
     enroll_user,
     join,
@@ -24,9 +27,6 @@ from conftest import (
     reauthenticate,
     verify_with_code,
 )
-from django.core import mail
-from django.test import Client
-from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.account import flows as account_flows

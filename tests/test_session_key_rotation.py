@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD, days_from_today, enroll_user, join, make_company, make_user, sign_in
 from django.test import Client
+from factories import PASSWORD, days_from_today, enroll_user, join, make_company, make_user, sign_in
 
 from wagtail_company_mfa.base import registry
 from wagtail_company_mfa.models import UserSession
@@ -66,7 +66,7 @@ def test_account_page_save_cannot_hide_a_session_from_end_other_sessions(enrolle
     user = enrolled_upcoming_user
     mine, stolen = Client(), Client()
     sign_in(mine, user)
-    sign_in(stolen, user)  # conftest's sign_in uses the next time step for a second sign-in
+    sign_in(stolen, user)  # factories' sign_in uses the next time step for a second sign-in
     key_before = stolen.session.session_key
 
     save_account_page(stolen, user)  # update_session_auth_hash rotates the key of this session

@@ -1,8 +1,8 @@
 """The registry of a user's sessions, so security changes can end them everywhere (SEC-36)."""
 
 import pytest
-from conftest import password_login, verify_with_code
 from django.test import Client
+from factories import password_login, verify_with_code
 
 from wagtail_company_mfa.base import registry
 from wagtail_company_mfa.models import UserSession

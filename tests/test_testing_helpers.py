@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import PASSWORD, enroll_user, reauthenticate
 from django.test import Client
+from factories import PASSWORD, enroll_user, reauthenticate
 
 from wagtail_company_mfa import testing
 from wagtail_company_mfa.models import AuthenticatorDevice, RecoveryCodeDevice, UserSession

@@ -32,10 +32,10 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from conftest import PASSWORD, days_from_today, join, make_company, make_user
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from django.db import connection
+from factories import PASSWORD, days_from_today, join, make_company, make_user
 
 pytestmark = [
     pytest.mark.postgres,

@@ -7,9 +7,9 @@ import time
 
 import pytest
 import time_machine
-from conftest import PASSWORD, Authenticator, enroll_user, make_user, password_login, verify_with_code
 from django.test import Client
 from django.urls import reverse
+from factories import PASSWORD, Authenticator, enroll_user, make_user, password_login, verify_with_code
 
 from wagtail_company_mfa import factors
 from wagtail_company_mfa.base import verification
