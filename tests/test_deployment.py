@@ -6,10 +6,8 @@ SQLite under load. Each test is named after the finding it proves fixed.
 from __future__ import annotations
 
 import base64
-import html
 import logging
 import os
-import re
 
 import pytest
 import time_machine
@@ -18,6 +16,7 @@ from django.core import checks
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from factories import enroll_user, password_login, reauthenticate, verify_with_code
+from test_enroll import setup_key, text
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa import checks as mfa_checks
@@ -36,16 +35,6 @@ E007 = "wagtail_company_mfa.E007"
 
 def ids(messages):
     return sorted(message.id for message in messages)
-
-
-def text(response) -> str:
-    return html.unescape(response.content.decode())
-
-
-def setup_key(response) -> bytes:
-    match = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', response.content.decode())
-    assert match, "setup key not on the page"
-    return base64.b32decode(match.group(1).replace(" ", ""))
 
 
 def pieces(value: str, size: int = 6) -> set[str]:

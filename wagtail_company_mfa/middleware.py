@@ -66,7 +66,10 @@ class CompanyMFAMiddleware:
         self.wrap_user(request)
         response = self.get_response(request)
         self._follow_session_key(request, key_before)
-        response = self._straight_to_second_step(request, response)
+        if (
+            request.method == "POST"
+        ):  # only a password sign-in can be shortened; skip it on every other request
+            response = self._straight_to_second_step(request, response)
         action = getattr(request, self.PENDING_ATTRIBUTE, None)
         if action is None:
             return response

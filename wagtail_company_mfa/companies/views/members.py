@@ -23,7 +23,7 @@ from ...models import CompanyMembership
 from .. import enrollment, permissions
 from ..reset import reset_url
 from ..reset_rule import ResetChecker
-from .mixins import CompanyObjectMixin
+from .mixins import CompanyObjectMixin, role_filter
 
 
 class MembersFilterSet(WagtailFilterSet):
@@ -34,12 +34,7 @@ class MembersFilterSet(WagtailFilterSet):
         method="filter_is_active",
         widget=forms.RadioSelect,
     )
-    role = django_filters.ChoiceFilter(
-        label=gettext_lazy("Role"),
-        choices=CompanyMembership.Role.choices,
-        empty_label=gettext_lazy("All"),
-        widget=forms.RadioSelect,
-    )
+    role = role_filter()
 
     class Meta:
         model = CompanyMembership

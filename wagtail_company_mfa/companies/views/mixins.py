@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import django_filters
+from django import forms
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
+from ...models import CompanyMembership
 from .. import permissions
 from ..permissions import company_permission_policy
 
@@ -44,3 +47,13 @@ class CompanyObjectMixin(_MixinBase):
 
     def members_url(self) -> str:
         return reverse(self.members_url_name, args=[self.company.pk])
+
+
+def role_filter() -> django_filters.ChoiceFilter:
+    """The "Role" filter of the members page and the enrollment report (a new one for each filter set)."""
+    return django_filters.ChoiceFilter(
+        label=gettext_lazy("Role"),
+        choices=CompanyMembership.Role.choices,
+        empty_label=gettext_lazy("All"),
+        widget=forms.RadioSelect,
+    )

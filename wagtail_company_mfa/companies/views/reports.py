@@ -45,6 +45,7 @@ from ..enrollment import (
     user_search_fields,
 )
 from ..permissions import company_permission_policy
+from .mixins import role_filter
 
 if TYPE_CHECKING:
     # Wagtail's report view ships no types: the mixin's ``super()`` call stays unchecked.
@@ -61,12 +62,7 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
         method="filter_state",
         widget=forms.RadioSelect,
     )
-    role = django_filters.ChoiceFilter(
-        label=gettext_lazy("Role"),
-        choices=CompanyMembership.Role.choices,
-        empty_label=gettext_lazy("All"),
-        widget=forms.RadioSelect,
-    )
+    role = role_filter()
 
     class Meta:
         model = CompanyMembership
