@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "wagtail_company_mfa",
     "testapp",
     "django_otp",
+    # Passkeys and security keys (docs/passkeys.md).
+    "django_otp_webauthn",
     "wagtail.users",
     "wagtail.documents",
     "wagtail.api.v2",
@@ -110,6 +112,11 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 
 # A test-only key (never use it anywhere else).
 WAGTAIL_COMPANY_MFA_ENCRYPTION_KEYS = ["9GZdbRsUHHw1q4mhrxTfTTgLK5lRcB7xhZJ2QPkCgzA="]
+
+# Passkeys (docs/passkeys.md): the test client's host, over http as browsers allow for localhost only.
+OTP_WEBAUTHN_RP_ID = "testserver"
+OTP_WEBAUTHN_RP_NAME = "Test site"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://testserver"]
 
 # The API authentication docs/api.md recommends: the session (gated by the middleware), HTTP Basic through
 # the package's class, and tokens.

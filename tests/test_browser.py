@@ -87,7 +87,7 @@ def test_alice_enrolls_in_the_browser_and_signs_in_again(alice, live_server, bro
     assert "Two-factor authentication required" in page.inner_text("h1")
     assert "Acme Builders" in page.inner_text("main")
     shot(page, "02-required")
-    page.click("text=Set up now")
+    page.click("[data-mfa-method=totp] a")  # "Select an authentication method": the app
 
     # "Secure your account": the QR code, then the setup key behind "Trouble scanning?".
     page.wait_for_url("**/company-mfa/enroll/**")

@@ -51,7 +51,10 @@ def test_required_user_is_stopped_after_the_password(client, required_user, comp
     assert "Two-factor authentication required" in text(page)
     assert "Acme Builders" in text(page)
     assert company_required.enforcement_date.strftime("%Y") in text(page)
-    assert "Set up now" in text(page)
+    # "Select an authentication method": the authenticator app and a passkey, each explained.
+    assert "Select an authentication method" in text(page)
+    assert f'href="{ENROLL_URL}?next=%2Fadmin%2F' in page.text
+    assert 'href="/admin/company-mfa/passkeys/add/?next=%2Fadmin%2F' in page.text
 
 
 def test_forced_enrollment_from_start_to_finish(client, required_user):

@@ -378,8 +378,10 @@ def test_enroll_early_from_the_security_tab(client, demo, start, django_capture_
     with time_machine.travel(start, tick=False):
         password_login(client, bob)
     with time_machine.travel(start + LATER, tick=False):
+        choose = f"{ENROLL_URL}choose/?next=%2Fadmin%2Faccount%2F%23tab-security"
+        assert choose in client.get(ACCOUNT_URL).text
         link = f"{ENROLL_URL}?next=%2Fadmin%2Faccount%2F%23tab-security"
-        assert link in client.get(ACCOUNT_URL).text
+        assert f'href="{link}"' in client.get(choose).text  # "Authenticator app", beside "Passkey"
         response = client.get(link)
         assert response.url.startswith(REAUTH_URL)
         form = client.get(response.url)

@@ -391,12 +391,12 @@ def reauthenticate_if_asked(browser: Browser, page: Page, phone: Phone | None = 
 
 def enroll(browser: Browser, server: Server, user, servers: Servers) -> tuple[Phone, str]:
     """
-    A REQUIRED member's forced enrollment, from the password step: "Set up now", the password again if asked,
+    A REQUIRED member's forced enrollment, from the password step: "Authenticator app", the password again if asked,
     the setup key and a code, the recovery code saved. Leaves the browser verified on the dashboard.
     """
     page = sign_in(browser, server, user)
     assert page.path == "/admin/company-mfa/required/", (page, servers.logs())
-    page = reauthenticate_if_asked(browser, browser.get(server, page.link("Set up now")))
+    page = reauthenticate_if_asked(browser, browser.get(server, page.link("Authenticator app")))
     assert page.path == "/admin/company-mfa/enroll/", (page, servers.logs())
     phone = Phone(page.input_value("mfa-setup-key"))
     page = browser.submit(page, {"code": phone.fresh_code()})

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.apps import apps
+from django.conf import settings
 from django.db.models import CharField, Exists, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .audit import AuditAction
+from .passkeys import actions as passkey_actions
 from .recovery_codes import actions as recovery_code_actions
 from .totp import actions as totp_actions
 
@@ -49,6 +51,13 @@ class Factor:
     enroll_url_name: str = ""
     verify_url_name: str = ""
     remove_url_name: str = ""
+    #: What it is, on the "choose a method" step of enrollment.
+    description: StrOrPromise = ""
+    #: The Security tab's button to add one, and to replace it (a factor a user has at most one of).
+    add_label: StrOrPromise = ""
+    replace_label: StrOrPromise = ""
+    #: The link to it on another factor's verify page ("Use a recovery code instead").
+    alternative_label: StrOrPromise = ""
     #: Its pages that a session still owing its second factor may reach (SEC-28). Each checks for itself
     #: what the session may do there.
     pending_url_names: tuple[str, ...] = ()
@@ -78,10 +87,52 @@ class Factor:
         return import_string(self.security_context)(user, device) if self.security_context else {}
 
 
-#: Every factor the package offers, in the order the Security tab shows them and the reset removes them.
+def passkeys_installed() -> bool:
+    """
+    Whether django-otp-webauthn is in ``INSTALLED_APPS`` (docs/passkeys.md): without it, passkeys are not
+    offered at all. Read from the settings, not the app registry, so that the registry below can be built
+    while the apps load.
+    """
+    return any(
+        entry == "django_otp_webauthn" or entry.startswith("django_otp_webauthn.")
+        for entry in getattr(settings, "INSTALLED_APPS", ())
+    )
+
+
+PASSKEYS = Factor(
+    key="passkeys",
+    label=_("Passkey or security key"),
+    device_models=("django_otp_webauthn.WebAuthnCredential",),
+    counts_as_enrolled=True,
+    phishing_resistant=True,
+    enroll_url_name="wagtail_company_mfa:passkey_add",
+    verify_url_name="wagtail_company_mfa:passkey_verify",
+    alternative_label=_("Use your passkey instead"),
+    description=_(
+        "Your fingerprint, face or screen lock on this device, or a security key you plug in or tap. Nothing "
+        "to type, and it can't be used on a fake site."
+    ),
+    add_label=_("Add a passkey or security key"),
+    pending_url_names=(
+        "wagtail_company_mfa:passkey_verify",
+        "wagtail_company_mfa:passkey_add",
+        "wagtail_company_mfa:passkey_register_begin",
+        "wagtail_company_mfa:passkey_register_complete",
+        "wagtail_company_mfa:passkey_auth_begin",
+        "wagtail_company_mfa:passkey_auth_complete",
+        "wagtail_company_mfa:passkey_jsi18n",
+    ),
+    security_template="wagtail_company_mfa/account/factors/passkeys.html",
+    security_context="wagtail_company_mfa.passkeys.flows.security_context",
+    audit_actions=passkey_actions.ACTIONS,
+)
+
+#: Every factor the package offers, in the order the Security tab shows them, the verify page offers them
+#: (the first the user has comes first) and the reset removes them.
 FACTORS: dict[str, Factor] = {
     factor.key: factor
     for factor in (
+        *((PASSKEYS,) if passkeys_installed() else ()),
         Factor(
             key="totp",
             label=_("Authenticator app"),
@@ -89,8 +140,16 @@ FACTORS: dict[str, Factor] = {
             counts_as_enrolled=True,
             enroll_url_name="wagtail_company_mfa:enroll",
             verify_url_name="wagtail_company_mfa:verify",
+            alternative_label=_("Use your authenticator app instead"),
+            description=_(
+                "A 6-digit code from an app on your phone, such as Google Authenticator, Microsoft "
+                "Authenticator, 1Password or Authy."
+            ),
+            add_label=_("Set up an authenticator app"),
+            replace_label=_("Replace authenticator app"),
             pending_url_names=("wagtail_company_mfa:verify", "wagtail_company_mfa:enroll"),
             security_template="wagtail_company_mfa/account/factors/totp.html",
+            security_context="wagtail_company_mfa.totp.flows.security_context",
             audit_actions=totp_actions.ACTIONS,
         ),
         Factor(
@@ -101,6 +160,7 @@ FACTORS: dict[str, Factor] = {
             confirmed_only=False,
             enroll_url_name="wagtail_company_mfa:security_regenerate_codes",
             verify_url_name="wagtail_company_mfa:recovery",
+            alternative_label=_("Use a recovery code instead"),
             pending_url_names=(
                 "wagtail_company_mfa:recovery",
                 "wagtail_company_mfa:save_codes",
@@ -121,6 +181,17 @@ def all_factors() -> tuple[Factor, ...]:
 def enrolling_factors() -> tuple[Factor, ...]:
     """The factors that make a user enrolled."""
     return tuple(factor for factor in FACTORS.values() if factor.counts_as_enrolled)
+
+
+def preferred_for_sign_in(keys) -> Factor | None:
+    """Of the factor keys ``keys``, the enrolling factor the verify page offers first (registry order)."""
+    return next((factor for factor in enrolling_factors() if factor.key in keys), None)
+
+
+def verify_url_name(keys) -> str:
+    """Where a session of a user with the factors ``keys`` gives its second factor."""
+    factor = preferred_for_sign_in(keys)
+    return factor.verify_url_name if factor is not None else "wagtail_company_mfa:verify"
 
 
 def factor_of(device) -> Factor | None:
@@ -192,7 +263,11 @@ def enrolled_device(user):
     factor = factor_of(device)
     if factor is not None and factor.counts_as_enrolled:
         return device
+    # One query for a user who has none (the common case), one more to load the first one found.
+    keys = factors_of(user, among=enrolling_factors())
     for factor in enrolling_factors():
+        if factor.key not in keys:
+            continue
         for queryset in factor.devices(user_id=user.pk):
             device = queryset.first()
             if device is not None:

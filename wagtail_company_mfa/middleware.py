@@ -31,7 +31,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
 from .base import gate, registry
-from .base.gate import EXPIRED, MESSAGES, MFA_PAGES, is_json, wants_json
+from .base.gate import EXPIRED, MESSAGES, is_json, wants_json
 from .base.pending import PENDING_URL_NAMES
 
 logger = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class CompanyMFAMiddleware:
             logout(request)
             url = reverse("wagtailadmin_login")
         else:
-            url = reverse(MFA_PAGES[action])
+            url = reverse(gate.page_for(request, action))
         message = str(MESSAGES[action])
         if wants_json(request) or (response is not None and is_json(response)):
             return JsonResponse(

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from . import factors
+
 from .account import views as account
 from .base import email_confirmation_views as enroll_email
 from .base import views as base
@@ -15,6 +17,7 @@ urlpatterns = [
     path("required/", base.RequiredView.as_view(), name="required"),
     path("reauthenticate/", base.ReauthView.as_view(), name="reauth"),
     path("enroll/", totp.EnrollView.as_view(), name="enroll"),
+    path("enroll/choose/", base.ChooseMethodView.as_view(), name="choose_method"),
     path("enroll/confirm-email/", enroll_email.EnrollEmailView.as_view(), name="enroll_email"),
     path(
         "enroll/confirm-email/<str:token>/",
@@ -31,3 +34,8 @@ urlpatterns = [
     ),
     path("security/turn-off/", account.DisableView.as_view(), name="security_disable"),
 ]
+
+if factors.passkeys_installed():
+    from .passkeys.urls import urlpatterns as passkey_urlpatterns
+
+    urlpatterns += passkey_urlpatterns

@@ -89,16 +89,29 @@ class SecuritySettingsPanel(BaseSettingsPanel):
     def get_context_data(self) -> dict:
         passed, superuser_rule = blocking_deadlines(self.user, self.deadlines, self.now)
         # Each factor's fragment of the tab and what it needs (for recovery codes: how many are left).
+        # Only the factors the user has: one query, then each factor's own (a verified session's device is
+        # already loaded).
+        keys = factors.factors_of(self.user) if self.device is not None else frozenset()
         factor_context = {}
         fragments = []
         for factor in factors.all_factors():
+            if factor.key not in keys:
+                continue
             context = factor.security_context_for(self.user, self.device)
             factor_context.update(context)
             if factor.security_template:
                 fragments.append({"factor": factor, "template": factor.security_template, **context})
+        # The ways to add a factor that makes a user enrolled: another passkey, an authenticator app.
+        additions = [
+            {"factor": factor, "url": url_back_to_security_tab(factor.enroll_url_name), "has": factor.key in keys}
+            for factor in factors.enrolling_factors()
+            if factor.enroll_url_name
+        ]
         return {
             **factor_context,
             "factors": fragments,
+            "factor_keys": keys,
+            "additions": additions,
             "device": self.device,
             "companies": [
                 {
@@ -113,7 +126,11 @@ class SecuritySettingsPanel(BaseSettingsPanel):
             "can_disable": not passed and not superuser_rule,
             "required_by": [deadline.company_name for deadline in passed],
             "superuser_rule": superuser_rule,
-            "enroll_url": url_back_to_security_tab("wagtail_company_mfa:enroll"),
+            "enroll_url": url_back_to_security_tab(
+                "wagtail_company_mfa:choose_method"
+                if len(factors.enrolling_factors()) > 1
+                else "wagtail_company_mfa:enroll"
+            ),
             "regenerate_url": reverse("wagtail_company_mfa:security_regenerate_codes"),
             "disable_url": reverse("wagtail_company_mfa:security_disable"),
         }

@@ -40,7 +40,7 @@ from .. import factors
 from ..companies.policy import Requirement, standing_for
 from ..conf import mfa_settings
 from ..recovery_codes import unsaved
-from . import pending
+from . import methods, pending
 from .pending import PENDING_URL_NAMES
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ ALLOWED_URL_NAMES = frozenset(
 VERIFY = "verify"
 ENROLL = "enroll"
 SAVE_CODES = "save_codes"
+ADD_METHOD = "add_method"
 EXPIRED = "expired"
 
 #: Where each pending action is done.
@@ -70,11 +71,13 @@ MFA_PAGES = {
     VERIFY: "wagtail_company_mfa:verify",
     ENROLL: "wagtail_company_mfa:required",
     SAVE_CODES: "wagtail_company_mfa:save_codes",
+    ADD_METHOD: "wagtail_company_mfa:required",
 }
 MESSAGES = {
     VERIFY: gettext_lazy("Enter the code from your authenticator app to continue."),
     ENROLL: gettext_lazy("Set up two-factor authentication to continue."),
     SAVE_CODES: gettext_lazy("Confirm that you have saved your recovery code to continue."),
+    ADD_METHOD: gettext_lazy("Add a passkey or security key to continue: your company requires one."),
     EXPIRED: gettext_lazy("Your sign-in has expired. Please sign in again."),
 }
 
@@ -286,11 +289,26 @@ def forget_standing(request) -> None:
         delattr(request, STANDING_ATTRIBUTE)
 
 
+def page_for(request, action: str) -> str:
+    """
+    The URL name of the MFA page for ``action``: for the second factor, the verify page of the factor the
+    user would use first (the factor registry's order), from the answer this request already has.
+    """
+    if action == VERIFY:
+        known = getattr(request, STANDING_ATTRIBUTE, None)
+        if known is not None:
+            return factors.verify_url_name(known[1].factors)
+    return MFA_PAGES[action]
+
+
 def pending_action(request, user) -> str | None:
     """What this session must do before it may go on, or ``None`` if nothing."""
     if user.is_verified():
-        # Freshly issued recovery codes must be saved before anything else.
-        return SAVE_CODES if unsaved.has_unsaved_codes(request.session) else None
+        # Freshly issued recovery codes must be saved before anything else; then a factor the user's
+        # companies accept must be added, if the one used does not count for them (noted at verification).
+        if unsaved.has_unsaved_codes(request.session):
+            return SAVE_CODES
+        return ADD_METHOD if methods.due(request.session) is not None else None
     known = standing(request, user)
     # SEC-26: a user with an authenticator is always asked for it, whatever the policy says.
     if known.is_enrolled:
@@ -350,4 +368,5 @@ def second_step_after_sign_in(request, response) -> str | None:
         return None
     if not _match_is_gated(target, urlconf):
         return None
-    return f"{reverse(MFA_PAGES[action])}?{urlencode({'next': location})}"
+    page = factors.verify_url_name(known[1].factors) if action == VERIFY else MFA_PAGES[action]
+    return f"{reverse(page)}?{urlencode({'next': location})}"

@@ -19,6 +19,7 @@ PENDING_SINCE = PREFIX + "pending_since"
 PENDING_URL_NAMES = frozenset(
     {
         "wagtail_company_mfa:required",
+        "wagtail_company_mfa:choose_method",
         "wagtail_company_mfa:reauth",
         "wagtail_company_mfa:enroll_email",
         "wagtail_company_mfa:enroll_email_confirm",

@@ -18,9 +18,9 @@ from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import crypto, signals
+from .. import crypto, factors, signals
 from ..audit import AuditAction, audit, send
-from . import gate, reauth, registry
+from . import gate, methods, reauth, registry
 
 if TYPE_CHECKING:
     from django_otp.models import Device
@@ -194,6 +194,12 @@ def complete_verification(request, device) -> None:
     CSRF token are rotated here: the privilege of the session changes (SEC-30).
     """
     django_otp.login(request, device)
+    # Whether the user's companies accept the factors they have (the answer this sign-in already asked).
+    # The device's own factor counts even when this request added it after asking.
+    known = gate.standing(request, request.user)
+    used = factors.factor_of(device)
+    keys = known.factors | {used.key} if used is not None else known.factors
+    methods.note_after_verification(request.session, known.requirement, keys)
     gate.forget_standing(request)
     old_key = request.session.session_key
     request.session.cycle_key()

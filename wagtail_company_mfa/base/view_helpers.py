@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import View
 
+from .. import factors
 from ..recovery_codes import unsaved
 from . import gate, verification
 
@@ -110,6 +111,8 @@ class PendingView(_PendingViewBase):
     """
 
     template_name = ""
+    #: The factor this page signs in with (its key in the factor registry).
+    factor_key = ""
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_verified():
@@ -122,6 +125,9 @@ class PendingView(_PendingViewBase):
             if known.requirement.is_required:
                 return redirect(with_next(request, reverse("wagtail_company_mfa:required")))
             return redirect(safe_next_url(request))
+        if self.factor_key and self.factor_key not in known.factors:
+            # This page's factor is not one the user has: their own way of signing in instead.
+            return redirect(with_next(request, reverse(factors.verify_url_name(known.factors))))
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

@@ -5,6 +5,8 @@ your password" (re-authentication, SEC-25).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
@@ -16,7 +18,7 @@ from .. import factors
 from ..companies.policy import requirement_for
 from ..totp import flows as totp_flows
 from ..totp.forms import CodeForm
-from . import reauth
+from . import methods, reauth
 from .forms import PasswordForm
 from .session import PREFIX
 from .view_helpers import (
@@ -34,28 +36,75 @@ REAUTH_FAILURES = PREFIX + "reauth_failures"
 MAX_REAUTH_FAILURES = 5
 
 
+def method_choices(request, requirement) -> list[dict]:
+    """The factors the user may enroll with under ``requirement`` (their companies' methods), with links."""
+    return [
+        {"factor": factor, "url": with_next(request, reverse(factor.enroll_url_name))}
+        for factor in methods.allowed_factors(requirement)
+        if factor.enroll_url_name
+    ]
+
+
 @mfa_view
 class RequiredView(TemplateView):
-    """ "Two-factor authentication required": the user must enroll before going on."""
+    """
+    "Two-factor authentication required": the user must enroll before going on, choosing a method their
+    companies accept. Also "A passkey or security key is required", for a user who signed in with a factor
+    one of their companies no longer accepts.
+    """
 
     template_name = "wagtail_company_mfa/required.html"
 
     def get(self, request, *args, **kwargs):
-        if factors.is_enrolled(request.user):
-            return redirect(with_next(request, reverse("wagtail_company_mfa:verify")))
-        self.requirement = requirement_for(request.user)
+        user = request.user
+        self.due_companies = methods.due(request.session) if user.is_verified() else None
+        if self.due_companies is None and factors.is_enrolled(user):
+            return redirect(with_next(request, reverse(factors.verify_url_name(factors.factors_of(user)))))
+        self.requirement = requirement_for(user)
+        if self.due_companies is not None and methods.meets(self.requirement, factors.factors_of(user)):
+            # Met since (another tab added one), or the company no longer asks: nothing is due.
+            methods.clear_due(request.session)
+            return redirect(safe_next_url(request))
         if not self.requirement.is_required:
+            methods.clear_due(request.session)
             return redirect(safe_next_url(request))
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        choices = method_choices(self.request, self.requirement)
         context.update(
             requirement=self.requirement,
+            due_companies=self.due_companies,
+            choices=choices,
             next=safe_next_url(self.request),
-            enroll_url=with_next(self.request, reverse("wagtail_company_mfa:enroll")),
+            enroll_url=choices[0]["url"] if choices else "",
         )
         return context
+
+
+@mfa_view
+class ChooseMethodView(TemplateView):
+    """ "Choose how to sign in": early enrollment from the Security tab, when there is more than one way."""
+
+    template_name = "wagtail_company_mfa/choose_method.html"
+
+    def get(self, request, *args, **kwargs):
+        if factors.is_enrolled(request.user):
+            return redirect(safe_next_url(request))
+        self.requirement = requirement_for(request.user)
+        self.choices = method_choices(request, self.requirement)
+        if len(self.choices) == 1:
+            return redirect(self.choices[0]["url"])
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "requirement": self.requirement,
+            "choices": self.choices,
+            "next": safe_next_url(self.request),
+        }
 
 
 @mfa_view
@@ -69,7 +118,18 @@ class ReauthView(UnavailableAuthenticatorMixin, FormView):
     form_class = PasswordForm
 
     def dispatch(self, request, *args, **kwargs):
-        self.needs_code = request.user.is_verified() and not reauth.mfa_is_recent(request.session)
+        user = request.user
+        needs_factor = user.is_verified() and not reauth.mfa_is_recent(request.session)
+        keys = factors.factors_of(user) if needs_factor else frozenset()
+        # An enrolled user also confirms with a second factor: a code from their app, or else their passkey
+        # (its own page answers, then comes back here: ``mfa_is_recent`` is then true).
+        self.needs_code = needs_factor and "totp" in keys
+        if needs_factor and not self.needs_code:
+            preferred = factors.preferred_for_sign_in(keys)
+            if preferred is not None and preferred.key != "totp":
+                here = with_next(request, reverse("wagtail_company_mfa:reauth"))
+                # The second factor first, on its own page, which sends the user back here for the password.
+                return redirect(f"{reverse(preferred.verify_url_name)}?{urlencode({'next': here})}")
         return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self):

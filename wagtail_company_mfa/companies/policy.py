@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from .. import factors
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
-from ..models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
+from ..models import MAX_ENFORCEMENT_DATE, AllowedMethods, Company, CompanyMembership, company_zone, start_of_day
 from .permissions import MANAGE_ALL_CODENAME
 
 
@@ -60,6 +60,8 @@ class CompanyDeadline:
     #: True when the company counts because the user governs every company (a superuser or a holder of
     #: ``manage_all_companies``), not (or not this early) through a membership of their own.
     governed: bool = False
+    #: True when the company accepts only phishing-resistant factors (passkeys and security keys).
+    phishing_resistant_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,16 @@ class Requirement:
     def deadline(self) -> datetime.datetime | None:
         """The earliest deadline among :attr:`companies`, or ``None``."""
         return self.companies[0].deadline if self.companies else None
+
+    @property
+    def methods_companies(self) -> tuple[CompanyDeadline, ...]:
+        """Of :attr:`companies`, those that accept only phishing-resistant factors."""
+        return tuple(company for company in self.companies if company.phishing_resistant_only)
+
+    @property
+    def phishing_resistant_only(self) -> bool:
+        """Whether one of :attr:`companies` accepts only phishing-resistant factors (the strictest wins)."""
+        return bool(self.methods_companies)
 
     @property
     def governs_all(self) -> bool:
@@ -173,6 +185,7 @@ def _member_rows(user):
             "company__new_member_grace_days",
             "joined_at",
             "governs",
+            "company__allowed_methods",
         )
         .order_by()
     )
@@ -200,7 +213,14 @@ def _governor_rows(user):
             Q(joined_at__isnull=False) | Q(governs=True)
         )
     return companies.values_list(
-        "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
+        "pk",
+        "name",
+        "enforcement_date",
+        "time_zone",
+        "new_member_grace_days",
+        "joined_at",
+        "governs",
+        "allowed_methods",
     ).order_by()
 
 
@@ -213,6 +233,7 @@ ROW_FIELDS = (
     IntegerField(),
     DateTimeField(),
     BooleanField(),
+    CharField(),
 )
 #: The column of a factor row that holds the factor's key; the company id column of such a row is NULL.
 FACTOR_KEY_COLUMN = 1
@@ -226,7 +247,7 @@ def _company_rows(user):
 
 def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
-    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs in rows:
+    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed in rows:
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(
@@ -249,6 +270,7 @@ def _deadlines_from(rows) -> list[CompanyDeadline]:
                 deadline=deadline,
                 grace_applied=grace_applied,
                 governed=governed,
+                phishing_resistant_only=allowed == AllowedMethods.PHISHING_RESISTANT,
             )
         )
     deadlines.sort(key=lambda d: (d.deadline, d.company_name))

@@ -57,6 +57,13 @@ def validate_enforcement_date(value: datetime.date) -> None:
         )
 
 
+class AllowedMethods(models.TextChoices):
+    """Which second factors a company counts (``Company.allowed_methods``; the strictest company wins)."""
+
+    ANY = "any", _("Any method")
+    PHISHING_RESISTANT = "phishing_resistant", _("Phishing-resistant only (passkeys and security keys)")
+
+
 class Company(models.Model):
     """
     A group of users with an MFA policy.
@@ -105,6 +112,16 @@ class Company(models.Model):
         ],
         help_text=_(
             "People who join after the enforcement date get this many days from joining to set up MFA."
+        ),
+    )
+    allowed_methods = models.CharField(
+        _("allowed methods"),
+        max_length=24,
+        choices=AllowedMethods.choices,
+        default=AllowedMethods.ANY,
+        help_text=_(
+            "Which second factors count for members. With phishing-resistant only, a member who has only an "
+            "authenticator app must add a passkey or security key, from the same date as MFA itself."
         ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

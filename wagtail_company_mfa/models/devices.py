@@ -256,3 +256,29 @@ class RecoveryCode(models.Model):
         if updated:
             self.used_at = now
         return bool(updated)
+
+
+class PasskeyThrottle(AtomicThrottlingMixin, models.Model):
+    """
+    The growing delay after failed passkey assertions, per user (SEC-12): a passkey sign-in can fail before
+    any credential of the user is known (an unknown credential, another user's), so the count cannot live on
+    a device row as it does for codes. Also remembers the last challenge a passkey answered, so that the same
+    signed assertion is never accepted twice, even from authenticators that keep no signature counter
+    (SEC-05).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    last_challenge = models.CharField(_("last answered challenge (hash)"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("passkey throttle")
+        verbose_name_plural = _("passkey throttles")
+
+    def __str__(self) -> str:
+        return f"Passkey attempts of user {self.user_id}: {self.throttling_failure_count} failed"

@@ -24,6 +24,7 @@ class RecoveryView(PendingView, FormView):
 
     template_name = "wagtail_company_mfa/recovery.html"
     form_class = RecoveryCodeForm
+    factor_key = "recovery_codes"
 
     def form_valid(self, form):
         attempt = flows.use_recovery_code(self.request, form.cleaned_data["code"])

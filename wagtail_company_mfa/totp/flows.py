@@ -63,3 +63,10 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
     # SEC-36: a new (or replaced) authenticator ends every other session of the user.
     registry.end_sessions(user, keep=request.session.session_key)
     return device
+
+
+def security_context(user, device) -> dict:
+    """The Security tab's authenticator details: the user's app (``device`` when that is it: no query)."""
+    if isinstance(device, AuthenticatorDevice) and device.confirmed:
+        return {"authenticator": device}
+    return {"authenticator": authenticator_for(user)}

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView
 
 from .. import factors
-from ..base import email_confirmation, gate, reauth, verification
+from ..base import email_confirmation, gate, methods, reauth, verification
 from ..base.session import PREFIX
 from ..base.view_helpers import (
     PendingView,
@@ -49,6 +49,7 @@ class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
 
     template_name = "wagtail_company_mfa/verify.html"
     form_class = CodeForm
+    factor_key = "totp"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -89,6 +90,11 @@ class EnrollView(FormView):
         if self.replacing and not user.is_verified():
             # SEC-28: with an authenticator, the way in is the code, not a new enrollment.
             return redirect(with_next(request, reverse("wagtail_company_mfa:verify")))
+        if not self.replacing and not any(
+            factor.key == "totp" for factor in methods.allowed_factors(gate.standing(request, user).requirement)
+        ):
+            # The user's companies accept only other factors: the choice of those instead.
+            return redirect(with_next(request, reverse("wagtail_company_mfa:choose_method")))
         if not reauth.password_is_recent(request.session) or (
             self.replacing and not reauth.mfa_is_recent(request.session)
         ):

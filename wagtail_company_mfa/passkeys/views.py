@@ -1,0 +1,389 @@
+"""
+The passkey pages: "Add a passkey or security key", "Use your passkey" at sign-in, and renaming and removing
+one from the Security tab; and the four JSON endpoints of the two WebAuthn ceremonies, which the browser code
+of django-otp-webauthn calls (docs/passkeys.md).
+
+The endpoints subclass django-otp-webauthn's views, keeping their parsing and error answers, with the
+package's rules: the password again before a registration (SEC-25), a verified session before a new factor
+is added to an enrolled account, never a passwordless sign-in, failed assertions throttled per user.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from django import forms
+from django.db import DatabaseError
+from django.http import Http404, JsonResponse
+from django.middleware import csrf
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView, View
+from django_otp_webauthn import exceptions as webauthn_errors
+from django_otp_webauthn.views import (
+    BeginCredentialAuthenticationView,
+    BeginCredentialRegistrationView,
+    CompleteCredentialAuthenticationView,
+    CompleteCredentialRegistrationView,
+)
+from wagtail.admin import messages
+
+from .. import factors
+from ..account.panel import security_tab_url
+from ..account.views import SecurityActionView
+from ..base import email_confirmation, gate, methods, pending, reauth
+from ..base.view_helpers import PendingView, mfa_view, retry_message, safe_next_url, with_next
+from ..companies.policy import requirement_for
+from . import flows
+from .helper import helper_for
+
+logger = logging.getLogger(__name__)
+
+
+class Refused(webauthn_errors.OTPWebAuthnApiError):
+    """A ceremony the package's rules refuse, with the reason in words for the user."""
+
+    status_code = 403
+    default_code = "refused"
+
+
+def reauth_url(request, here: str) -> str:
+    return f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}"
+
+
+def registration_refusal(request) -> str | None:
+    """Why the signed-in user may not register a passkey right now, in words for them, or ``None``."""
+    user = request.user
+    enrolled = factors.is_enrolled(user)
+    if enrolled and not user.is_verified():
+        return _("Sign in with your second factor first.")
+    if not reauth.password_is_recent(request.session) or (enrolled and not reauth.mfa_is_recent(request.session)):
+        return _("For your security, confirm it's you again: reload this page.")
+    if not enrolled and email_confirmation.needs_email_confirmation(request):
+        return _("Confirm your email address first: reload this page.")
+    if len(flows.passkeys_of(user)) >= flows.MAX_PASSKEYS:
+        return _("You have %(count)s passkeys, the most an account can have. Remove one first.") % {
+            "count": flows.MAX_PASSKEYS
+        }
+    return None
+
+
+def ceremony_configuration(request, *, next_url: str) -> dict:
+    """The settings django-otp-webauthn's browser code reads (``otp_webauthn_config``), with our endpoints."""
+    query = "?" + urlencode({"next": next_url})
+    return {
+        "autocompleteLoginFieldSelector": None,
+        "nextFieldSelector": "input[name='next']",
+        "csrfToken": csrf.get_token(request),
+        "beginAuthenticationUrl": reverse("wagtail_company_mfa:passkey_auth_begin"),
+        "completeAuthenticationUrl": reverse("wagtail_company_mfa:passkey_auth_complete"),
+        "beginRegistrationUrl": reverse("wagtail_company_mfa:passkey_register_begin"),
+        "completeRegistrationUrl": reverse("wagtail_company_mfa:passkey_register_complete") + query,
+    }
+
+
+# The JSON endpoints ----------------------------------------------------------------------------------------
+
+
+class CeremonyMixin:
+    """What the four endpoints share: the package's helper, and no server error for a database failure."""
+
+    request: object
+
+    def get_helper(self):
+        return helper_for(self.request)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DatabaseError):
+            logger.warning("A database error stopped a passkey ceremony; nothing was saved: %s", exc)
+            return JsonResponse(
+                {
+                    "detail": _("This couldn't be done just now, and nothing was changed. Try again in a moment."),
+                    "code": "busy",
+                },
+                status=503,
+            )
+        return super().handle_exception(exc)  # type: ignore[misc]
+
+
+@method_decorator(never_cache, name="dispatch")
+class RegisterBeginView(CeremonyMixin, BeginCredentialRegistrationView):
+    """The options for a new credential (the user's own passkeys excluded)."""
+
+    def user_is_mfa_enrolled(self, user) -> bool:
+        return factors.is_enrolled(user)
+
+    def check_can_register(self):
+        problem = registration_refusal(self.request)
+        if problem:
+            raise Refused(detail=problem)
+
+
+@method_decorator(never_cache, name="dispatch")
+class RegisterCompleteView(CeremonyMixin, CompleteCredentialRegistrationView):
+    """Verify and save the new credential; answers where the browser goes next."""
+
+    user_is_mfa_enrolled = RegisterBeginView.user_is_mfa_enrolled
+    check_can_register = RegisterBeginView.check_can_register
+
+    def post(self, request, *args, **kwargs):
+        state = self.get_state()  # taken out of the session (and saved) first: a state is used once
+        try:
+            added = flows.add_passkey(request, self.get_helper(), state, request.data)
+        except flows.CEREMONY_ERRORS as exc:
+            logger.info("A passkey registration of user #%s was refused: %s", request.user.pk, exc)
+            return JsonResponse(
+                {
+                    "detail": _(
+                        "This passkey could not be added: the answer from your browser could not be "
+                        "verified. Try again."
+                    ),
+                    "code": "invalid_registration",
+                },
+                status=400,
+            )
+        after = safe_next_url(request)
+        rename = reverse("wagtail_company_mfa:passkey_rename", args=[added.device.pk])
+        url = f"{rename}?{urlencode({'next': after, 'new': '1'})}"
+        if added.first:
+            url = f"{reverse('wagtail_company_mfa:save_codes')}?{urlencode({'next': url})}"
+        return JsonResponse({"id": added.device.pk, "redirect_url": url})
+
+
+class AuthenticationRulesMixin(CeremonyMixin):
+    """A passkey is a second factor only: there must be a user past the password step (SEC-28)."""
+
+    def check_can_authenticate(self):
+        user = self.get_user()  # type: ignore[attr-defined]
+        if user is None or not user.is_active:
+            raise webauthn_errors.NotAuthenticated()
+        session = self.request.session  # type: ignore[attr-defined]
+        if not user.is_verified() and pending.pending_has_expired(session):
+            raise Refused(detail=_("Your sign-in has expired. Please sign in again."))
+        throttle = flows.PasskeyThrottle.objects.filter(user_id=user.pk).first()
+        locked_until = throttle and flows.verification.locked_until_for(throttle)
+        if locked_until:
+            raise Refused(detail=retry_message(locked_until), code="throttled")
+        if not flows.passkeys_of(user):
+            raise webauthn_errors.CredentialNotFound(detail=_("You have no passkey on this account."))
+
+
+@method_decorator(never_cache, name="dispatch")
+class AuthBeginView(AuthenticationRulesMixin, BeginCredentialAuthenticationView):
+    """The options for an assertion: a challenge, and the user's own credentials."""
+
+
+@method_decorator(never_cache, name="dispatch")
+class AuthCompleteView(AuthenticationRulesMixin, CompleteCredentialAuthenticationView):
+    """Check the assertion; on success the session is verified (or, already verified, re-confirmed)."""
+
+    def post(self, request, *args, **kwargs):
+        state = self.get_state()  # taken out of the session (and saved) first: a state is used once
+        attempt = flows.verify_passkey(request, self.get_helper(), state, request.data)
+        if attempt.ok:
+            return JsonResponse({"id": attempt.device.pk, "redirect_url": safe_next_url(request)})
+        if attempt.locked_until:
+            return JsonResponse(
+                {"detail": retry_message(attempt.locked_until), "code": "throttled"}, status=429
+            )
+        return JsonResponse(
+            {
+                "detail": _("That passkey didn't work. Try again, or use another way to sign in."),
+                "code": "invalid_authentication",
+            },
+            status=400,
+        )
+
+
+# The pages -------------------------------------------------------------------------------------------------
+
+
+@mfa_view
+class AddView(TemplateView):
+    """ "Add a passkey or security key": at enrollment, for a company that requires one, or as another one."""
+
+    template_name = "wagtail_company_mfa/passkeys/add.html"
+
+    def get(self, request, *args, **kwargs):
+        user = request.user
+        enrolled = factors.is_enrolled(user)
+        here = with_next(request, reverse("wagtail_company_mfa:passkey_add"))
+        if enrolled and not user.is_verified():
+            return redirect(with_next(request, reverse(factors.verify_url_name(factors.factors_of(user)))))
+        if not reauth.password_is_recent(request.session) or (enrolled and not reauth.mfa_is_recent(request.session)):
+            return redirect(reauth_url(request, here))
+        if not enrolled and email_confirmation.needs_email_confirmation(request):
+            return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        request = self.request
+        next_url = safe_next_url(request)
+        return {
+            **super().get_context_data(**kwargs),
+            "next": next_url,
+            "configuration": ceremony_configuration(request, next_url=next_url),
+            "first": not factors.is_enrolled(request.user),
+            "due_companies": methods.due(request.session) or [],
+            "refusal": registration_refusal(request),
+            "passkey_count": len(flows.passkeys_of(request.user)),
+        }
+
+
+@mfa_view
+class VerifyView(PendingView, TemplateView):
+    """ "Use your passkey": the second step of a user who has one."""
+
+    template_name = "wagtail_company_mfa/passkeys/verify.html"
+    factor_key = "passkeys"
+
+    def dispatch(self, request, *args, **kwargs):
+        # A verified session comes here to confirm it is still them before a change to their MFA ("Enter
+        # your password" sends it); a pending one to sign in.
+        self.confirming = request.user.is_verified()
+        if self.confirming:
+            if not flows.passkeys_of(request.user):
+                return redirect(safe_next_url(request))
+            return View.dispatch(self, request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        request = self.request
+        keys = frozenset() if self.confirming else gate.standing(request, request.user).factors
+        keys = factors.factors_of(request.user) if self.confirming else keys
+        context.update(
+            configuration=ceremony_configuration(request, next_url=context["next"]),
+            confirming=self.confirming,
+            alternatives=[
+                {"factor": factor, "url": with_next(request, reverse(factor.verify_url_name))}
+                for factor in factors.all_factors()
+                if factor.key in keys and factor.key != self.factor_key and factor.alternative_label
+            ]
+            if not self.confirming
+            else [],
+        )
+        throttle = flows.PasskeyThrottle.objects.filter(user_id=request.user.pk).first()
+        locked_until = throttle and flows.verification.locked_until_for(throttle)
+        if locked_until:
+            context["throttle_message"] = retry_message(locked_until)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        return self.http_method_not_allowed(request, *args, **kwargs)
+
+
+class PasskeyNameForm(forms.Form):
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=flows.MAX_NAME_LENGTH,
+        help_text=gettext_lazy("So you can tell your passkeys apart, for example \u201cWork laptop\u201d or \u201cBlue key\u201d."),
+        error_messages={"required": gettext_lazy("Give the passkey a name.")},
+    )
+
+
+class PasskeyActionMixin:
+    """A Security-tab page about one of the user's own passkeys (another user's is a 404)."""
+
+    request: object
+    kwargs: dict
+
+    def get_passkey(self):
+        model = flows.credential_model()
+        try:
+            return model.objects.get(pk=self.kwargs["pk"], user_id=self.request.user.pk, confirmed=True)  # type: ignore[attr-defined]
+        except model.DoesNotExist:
+            raise Http404 from None
+
+
+@mfa_view
+class RenameView(PasskeyActionMixin, SecurityActionView):
+    """ "Name your passkey": right after adding one, or later from the Security tab."""
+
+    template_name = "wagtail_company_mfa/passkeys/rename.html"
+    page_title = gettext_lazy("Name your passkey")
+    header_icon = "key"
+
+    def dispatch(self, request, *args, **kwargs):
+        # Renaming changes nothing about how the user signs in: no re-authentication. The session is verified
+        # (the gate sees to it), and the passkey must be the user's own.
+        self.passkey = self.get_passkey()
+        self.form = PasskeyNameForm(request.POST or None, initial={"name": self.passkey.name})
+        return TemplateView.dispatch(self, request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "passkey": self.passkey,
+            "form": self.form,
+            "is_new": self.request.GET.get("new") == "1",
+            "next": self._next(),
+            "action_url": self.request.get_full_path(),
+        }
+
+    def _next(self) -> str:
+        return safe_next_url(self.request) if "next" in self.request.GET or "next" in self.request.POST else security_tab_url()
+
+    def post(self, request, *args, **kwargs):
+        if not self.form.is_valid():
+            return self.render_to_response(self.get_context_data(), status=400)
+        name = self.form.cleaned_data["name"].strip()
+        if name != self.passkey.name:
+            flows.rename(request, self.passkey, name)
+            messages.success(request, _("Passkey renamed to \u201c%(name)s\u201d.") % {"name": name})
+        return redirect(self._next())
+
+
+@mfa_view
+class RemoveView(PasskeyActionMixin, SecurityActionView):
+    """ "Remove passkey": behind the password again, refused where it would leave the user without MFA."""
+
+    template_name = "wagtail_company_mfa/passkeys/remove.html"
+    page_title = gettext_lazy("Remove passkey")
+    header_icon = "bin"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.passkey = self.get_passkey()
+        if not reauth.recently_authenticated(request):
+            here = reverse("wagtail_company_mfa:passkey_remove", args=[self.passkey.pk])
+            return redirect(reauth_url(request, here))
+        return TemplateView.dispatch(self, request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "passkey": self.passkey,
+            "action_url": reverse("wagtail_company_mfa:passkey_remove", args=[self.passkey.pk]),
+            "requirement": requirement_for(self.request.user),
+        }
+
+    def post(self, request, *args, **kwargs):
+        try:
+            flows.remove(request, self.passkey)
+        except flows.RemovalRefused as refusal:
+            if refusal.reason == flows.LAST_FACTOR:
+                messages.error(
+                    request,
+                    _(
+                        "This is your only second factor, so it can't be removed. Add another one first, or "
+                        "turn two-factor authentication off."
+                    ),
+                )
+            else:
+                messages.error(
+                    request,
+                    _(
+                        "This passkey can't be removed: your company accepts only passkeys and security keys, "
+                        "and it is your last one. Add another one first."
+                    ),
+                )
+            return redirect(security_tab_url())
+        except flows.credential_model().DoesNotExist:
+            raise Http404 from None
+        messages.success(request, _("Passkey \u201c%(name)s\u201d removed.") % {"name": self.passkey.name})
+        return redirect(security_tab_url())
