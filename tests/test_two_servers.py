@@ -391,7 +391,8 @@ def reauthenticate_if_asked(browser: Browser, page: Page, phone: Phone | None = 
 
 def enroll(browser: Browser, server: Server, user, servers: Servers) -> tuple[Phone, str]:
     """
-    A REQUIRED member's forced enrollment, from the password step: "Authenticator app", the password again if asked,
+    A REQUIRED member's forced enrollment, from the password step: "Authenticator app", the password again if
+    asked,
     the setup key and a code, the recovery code saved. Leaves the browser verified on the dashboard.
     """
     page = sign_in(browser, server, user)

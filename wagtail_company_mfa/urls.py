@@ -1,7 +1,6 @@
 from django.urls import path
 
 from . import factors
-
 from .account import views as account
 from .base import email_confirmation_views as enroll_email
 from .base import views as base

@@ -103,7 +103,11 @@ class SecuritySettingsPanel(BaseSettingsPanel):
                 fragments.append({"factor": factor, "template": factor.security_template, **context})
         # The ways to add a factor that makes a user enrolled: another passkey, an authenticator app.
         additions = [
-            {"factor": factor, "url": url_back_to_security_tab(factor.enroll_url_name), "has": factor.key in keys}
+            {
+                "factor": factor,
+                "url": url_back_to_security_tab(factor.enroll_url_name),
+                "has": factor.key in keys,
+            }
             for factor in factors.enrolling_factors()
             if factor.enroll_url_name
         ]

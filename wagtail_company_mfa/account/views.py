@@ -44,6 +44,9 @@ class SecurityActionView(WagtailAdminTemplateMixin, TemplateView):
             return redirect(f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}")
         return super().dispatch(request, *args, **kwargs)
 
+    def get_action_url(self) -> str:
+        return reverse(self.url_name)
+
     def refuse(self):
         """A response when this change cannot be made at all (re-authenticating would not help), or None."""
         return None
@@ -59,7 +62,7 @@ class SecurityActionView(WagtailAdminTemplateMixin, TemplateView):
     def get_context_data(self, **kwargs):
         return {
             **super().get_context_data(**kwargs),
-            "action_url": reverse(self.url_name),
+            "action_url": self.get_action_url(),
             "cancel_url": security_tab_url(),
         }
 

@@ -34,7 +34,14 @@ from django.utils import timezone
 
 from .. import factors
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
-from ..models import MAX_ENFORCEMENT_DATE, AllowedMethods, Company, CompanyMembership, company_zone, start_of_day
+from ..models import (
+    MAX_ENFORCEMENT_DATE,
+    AllowedMethods,
+    Company,
+    CompanyMembership,
+    company_zone,
+    start_of_day,
+)
 from .permissions import MANAGE_ALL_CODENAME
 
 

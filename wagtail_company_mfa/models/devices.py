@@ -258,7 +258,14 @@ class RecoveryCode(models.Model):
         return bool(updated)
 
 
-class PasskeyThrottle(AtomicThrottlingMixin, models.Model):
+class _NoFurtherChecks:
+    """The end of ``verify_is_allowed``'s chain for a throttle that is not a django-otp device."""
+
+    def verify_is_allowed(self):
+        return True, None
+
+
+class PasskeyThrottle(AtomicThrottlingMixin, _NoFurtherChecks, models.Model):
     """
     The growing delay after failed passkey assertions, per user (SEC-12): a passkey sign-in can fail before
     any credential of the user is known (an unknown credential, another user's), so the count cannot live on

@@ -22,7 +22,12 @@ from ..base import gate, methods, reauth, registry, verification
 from ..models import MFAEnrollment, PasskeyThrottle
 from ..recovery_codes import unsaved
 from ..recovery_codes.flows import issue_recovery_codes
-from .actions import ACTION_PASSKEY_ADDED, ACTION_PASSKEY_FAILED, ACTION_PASSKEY_REMOVED, ACTION_PASSKEY_RENAMED
+from .actions import (
+    ACTION_PASSKEY_ADDED,
+    ACTION_PASSKEY_FAILED,
+    ACTION_PASSKEY_REMOVED,
+    ACTION_PASSKEY_RENAMED,
+)
 from .helper import PasskeyHelper, challenge_digest
 
 logger = logging.getLogger(__name__)
@@ -43,7 +48,8 @@ def credential_model():
 
 def passkeys_of(user) -> list:
     """The user's passkeys, oldest first."""
-    return list(credential_model().objects.filter(user_id=user.pk, confirmed=True).order_by("created_at", "pk"))
+    passkeys = credential_model().objects.filter(user_id=user.pk, confirmed=True)
+    return list(passkeys.order_by("created_at", "pk"))
 
 
 def default_name(user) -> str:
@@ -67,11 +73,14 @@ def add_passkey(request, helper: PasskeyHelper, state: dict, data: dict) -> Adde
     user = request.user
     with transaction.atomic():
         first = not factors.is_enrolled(user)
+        name = default_name(user)[:MAX_NAME_LENGTH]
         device = helper.register_complete(user=user, state=state, data=data)
-        device.name = default_name(user)[:MAX_NAME_LENGTH]
+        device.name = name
         device.confirmed = True
         device.save(update_fields=["name", "confirmed"])
-        MFAEnrollment.objects.get_or_create(user_id=user.pk, defaults={"first_enrolled_at": device.created_at})
+        MFAEnrollment.objects.get_or_create(
+            user_id=user.pk, defaults={"first_enrolled_at": device.created_at}
+        )
         codes = issue_recovery_codes(user) if first else []
         audit(user, ACTION_PASSKEY_ADDED, request=request, passkey_id=device.pk, first=first)
         send(signals.mfa_enrolled, user, request, device=device, replaced=False)

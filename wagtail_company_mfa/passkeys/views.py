@@ -62,7 +62,9 @@ def registration_refusal(request) -> str | None:
     enrolled = factors.is_enrolled(user)
     if enrolled and not user.is_verified():
         return _("Sign in with your second factor first.")
-    if not reauth.password_is_recent(request.session) or (enrolled and not reauth.mfa_is_recent(request.session)):
+    if not reauth.password_is_recent(request.session) or (
+        enrolled and not reauth.mfa_is_recent(request.session)
+    ):
         return _("For your security, confirm it's you again: reload this page.")
     if not enrolled and email_confirmation.needs_email_confirmation(request):
         return _("Confirm your email address first: reload this page.")
@@ -103,7 +105,9 @@ class CeremonyMixin:
             logger.warning("A database error stopped a passkey ceremony; nothing was saved: %s", exc)
             return JsonResponse(
                 {
-                    "detail": _("This couldn't be done just now, and nothing was changed. Try again in a moment."),
+                    "detail": _(
+                        "This couldn't be done just now, and nothing was changed. Try again in a moment."
+                    ),
                     "code": "busy",
                 },
                 status=503,
@@ -215,7 +219,9 @@ class AddView(TemplateView):
         here = with_next(request, reverse("wagtail_company_mfa:passkey_add"))
         if enrolled and not user.is_verified():
             return redirect(with_next(request, reverse(factors.verify_url_name(factors.factors_of(user)))))
-        if not reauth.password_is_recent(request.session) or (enrolled and not reauth.mfa_is_recent(request.session)):
+        if not reauth.password_is_recent(request.session) or (
+        enrolled and not reauth.mfa_is_recent(request.session)
+    ):
             return redirect(reauth_url(request, here))
         if not enrolled and email_confirmation.needs_email_confirmation(request):
             return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
@@ -282,7 +288,9 @@ class PasskeyNameForm(forms.Form):
     name = forms.CharField(
         label=gettext_lazy("Name"),
         max_length=flows.MAX_NAME_LENGTH,
-        help_text=gettext_lazy("So you can tell your passkeys apart, for example \u201cWork laptop\u201d or \u201cBlue key\u201d."),
+        help_text=gettext_lazy(
+            "So you can tell your passkeys apart, for example \u201cWork laptop\u201d or \u201cBlue key\u201d."
+        ),
         error_messages={"required": gettext_lazy("Give the passkey a name.")},
     )
 
@@ -323,11 +331,15 @@ class RenameView(PasskeyActionMixin, SecurityActionView):
             "form": self.form,
             "is_new": self.request.GET.get("new") == "1",
             "next": self._next(),
-            "action_url": self.request.get_full_path(),
         }
 
+    def get_action_url(self) -> str:
+        return self.request.get_full_path()
+
     def _next(self) -> str:
-        return safe_next_url(self.request) if "next" in self.request.GET or "next" in self.request.POST else security_tab_url()
+        if "next" in self.request.GET or "next" in self.request.POST:
+            return safe_next_url(self.request)
+        return security_tab_url()
 
     def post(self, request, *args, **kwargs):
         if not self.form.is_valid():
@@ -358,9 +370,11 @@ class RemoveView(PasskeyActionMixin, SecurityActionView):
         return {
             **super().get_context_data(**kwargs),
             "passkey": self.passkey,
-            "action_url": reverse("wagtail_company_mfa:passkey_remove", args=[self.passkey.pk]),
             "requirement": requirement_for(self.request.user),
         }
+
+    def get_action_url(self) -> str:
+        return reverse("wagtail_company_mfa:passkey_remove", args=[self.passkey.pk])
 
     def post(self, request, *args, **kwargs):
         try:
@@ -378,8 +392,8 @@ class RemoveView(PasskeyActionMixin, SecurityActionView):
                 messages.error(
                     request,
                     _(
-                        "This passkey can't be removed: your company accepts only passkeys and security keys, "
-                        "and it is your last one. Add another one first."
+                        "This passkey can't be removed: your company accepts only passkeys and security "
+                        "keys, and it is your last one. Add another one first."
                     ),
                 )
             return redirect(security_tab_url())

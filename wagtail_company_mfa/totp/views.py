@@ -90,9 +90,8 @@ class EnrollView(FormView):
         if self.replacing and not user.is_verified():
             # SEC-28: with an authenticator, the way in is the code, not a new enrollment.
             return redirect(with_next(request, reverse("wagtail_company_mfa:verify")))
-        if not self.replacing and not any(
-            factor.key == "totp" for factor in methods.allowed_factors(gate.standing(request, user).requirement)
-        ):
+        accepted = methods.allowed_factors(gate.standing(request, user).requirement)
+        if not self.replacing and not any(factor.key == "totp" for factor in accepted):
             # The user's companies accept only other factors: the choice of those instead.
             return redirect(with_next(request, reverse("wagtail_company_mfa:choose_method")))
         if not reauth.password_is_recent(request.session) or (
