@@ -33,6 +33,7 @@ def policy_form(company, **changes) -> dict:
         "enforcement_date": company.enforcement_date.isoformat() if company.enforcement_date else "",
         "time_zone": company.time_zone,
         "new_member_grace_days": str(company.new_member_grace_days),
+        "allowed_methods": "any",
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}
@@ -154,6 +155,7 @@ def test_creating_a_company_with_a_policy_logs_it(
                 "enforcement_date": "2031-05-01",
                 "time_zone": "Europe/London",
                 "new_member_grace_days": "7",
+                "allowed_methods": "any",
             },
         )
     assert response.status_code == 302
@@ -567,3 +569,38 @@ class TestCrossTenantUserDirectory:
         assert "eddie@example.com" in page
         page = client.get(self.add_url(tenants.b), {"q": "cyril"}).content.decode()
         assert "Cyril Cedar" in page
+
+
+def test_allowed_methods_phishing_resistant_only_is_saved_logged_and_shown(client, tenants):
+    company = tenants.a
+    sign_in(client, tenants.admin_a)
+    page = client.get(f"{BASE}/edit/{company.pk}/").content.decode()
+    assert 'name="allowed_methods"' in page
+    assert "Phishing-resistant only (passkeys and security keys)" in page
+    response = client.post(
+        f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
+    )
+    assert response.status_code == 302
+    company.refresh_from_db()
+    assert company.allowed_methods == "phishing_resistant"
+    entry = ModelLogEntry.objects.get(action=company_flows.ACTION_POLICY_CHANGED)
+    assert entry.data["changes"]["allowed_methods"] == {"old": "any", "new": "phishing_resistant"}
+    history = client.get(f"{BASE}/history/{company.pk}/").content.decode()
+    assert "Allowed methods: Any method → Phishing-resistant only" in history
+
+
+def test_phishing_resistant_only_is_refused_without_passkeys_installed(client, tenants, monkeypatch):
+    from wagtail_company_mfa import factors
+
+    monkeypatch.setattr(
+        factors, "enrolling_factors", lambda: tuple(f for f in factors.FACTORS.values() if f.key == "totp")
+    )
+    company = tenants.a
+    sign_in(client, tenants.admin_a)
+    response = client.post(
+        f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
+    )
+    assert response.status_code == 200
+    assert "Passkeys are not set up on this site" in response.content.decode()
+    company.refresh_from_db()
+    assert company.allowed_methods == "any"

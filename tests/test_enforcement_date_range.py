@@ -47,6 +47,7 @@ def test_far_past_enforcement_date_is_refused_by_the_form(client, tenants, day):
             "enforcement_date": day,
             "time_zone": "Asia/Tokyo",
             "new_member_grace_days": "0",
+            "allowed_methods": "any",
         },
     )
     assert response.status_code == 200
@@ -66,6 +67,7 @@ def test_far_past_enforcement_date_bounds_themselves_are_accepted(client, tenant
             "enforcement_date": day.isoformat(),
             "time_zone": "UTC",
             "new_member_grace_days": "0",
+            "allowed_methods": "any",
         },
     )
     assert response.status_code == 302
@@ -125,6 +127,7 @@ def test_far_past_enforcement_date_admin_pages_answer(client, tenants, far_compa
             "enforcement_date": "2030-01-01",
             "time_zone": "UTC",
             "new_member_grace_days": "0",
+            "allowed_methods": "any",
         },
     )
     assert response.status_code == 302

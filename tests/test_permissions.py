@@ -82,6 +82,7 @@ def post_data(tenants, name) -> dict:
     company_form = {
         "require_mfa": "on",
         "new_member_grace_days": "0",
+        "allowed_methods": "any",
         "time_zone": "UTC",
     }
     return {
@@ -243,6 +244,7 @@ def test_company_admin_cannot_rename_or_change_slug(client, world):
             "enforcement_date": "2031-01-01",
             "time_zone": "Europe/Amsterdam",
             "new_member_grace_days": "0",
+            "allowed_methods": "any",
         },
     )
     assert response.status_code == 302

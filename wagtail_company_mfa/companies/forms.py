@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, Panel
 
-from ..models import CompanyMembership
+from .. import factors
+from ..models import AllowedMethods, CompanyMembership
 from . import permissions
 from .enrollment import summarize, summary_sentence, user_fields, user_name_ordering, user_search_fields
 
@@ -47,6 +48,19 @@ class CompanyForm(WagtailAdminModelForm):
         super().__init__(*args, **kwargs)
         if "time_zone" in self.fields:
             self.fields["time_zone"].widget = forms.Select(choices=time_zone_choices())
+
+    def clean_allowed_methods(self):
+        value = self.cleaned_data.get("allowed_methods")
+        if value == AllowedMethods.PHISHING_RESISTANT and not any(
+            factor.phishing_resistant for factor in factors.enrolling_factors()
+        ):
+            raise forms.ValidationError(
+                _(
+                    "Passkeys are not set up on this site, so members would have no method left. Ask the "
+                    "site administrator to install them (see the documentation, \u201cPasskeys\u201d)."
+                )
+            )
+        return value
 
 
 class PolicyPreviewPanel(Panel):
@@ -137,6 +151,7 @@ def company_edit_handler(report_url_name: str | None = None) -> ObjectList:
                     FieldPanel("enforcement_date", disable_comments=True),
                     FieldPanel("time_zone", disable_comments=True),
                     FieldPanel("new_member_grace_days", disable_comments=True),
+                    FieldPanel("allowed_methods", widget=forms.RadioSelect, disable_comments=True),
                     PolicyPreviewPanel(report_url_name=report_url_name, heading=_("What this means")),
                 ],
                 heading=_("Two-factor authentication policy"),
@@ -302,4 +317,9 @@ def format_policy_value(name: str, value) -> str:
             except ValueError:
                 return value
         return date_format(value, "DATE_FORMAT")
+    if name == "allowed_methods":
+        try:
+            return str(AllowedMethods(value).label)
+        except ValueError:
+            return str(value)
     return str(value)
