@@ -26,6 +26,8 @@ INSTALLED_APPS = [
     # wagtail-company-mfa, and django-otp whose device framework it builds on.
     "wagtail_company_mfa",
     "django_otp",
+    # Passkeys and security keys (docs/passkeys.md).
+    "django_otp_webauthn",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -124,6 +126,13 @@ DEFAULT_FROM_EMAIL = "mfa-sandbox@localhost"
 
 # Wagtail
 WAGTAIL_SITE_NAME = "Company MFA sandbox"
+
+# Passkeys: browsers allow them over plain http on localhost only (never on a bare IP address), so open the
+# sandbox at http://localhost:<port>/admin/. With DEBUG on, the package also accepts the origin of the
+# request itself when it is localhost, whatever the port (docs/passkeys.md).
+OTP_WEBAUTHN_RP_ID = "localhost"
+OTP_WEBAUTHN_RP_NAME = WAGTAIL_SITE_NAME
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
 WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx", "zip"]

@@ -10,8 +10,9 @@ is added to an enrolled account, never a passwordless sign-in, failed assertions
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.db import DatabaseError
@@ -73,6 +74,16 @@ def registration_refusal(request) -> str | None:
             "count": flows.MAX_PASSKEYS
         }
     return None
+
+
+def needs_a_hostname(request) -> bool:
+    """Whether the page was opened at a bare IP address, where browsers refuse passkeys."""
+    hostname = urlsplit(f"//{request.get_host()}").hostname or ""
+    try:
+        ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return True
 
 
 def ceremony_configuration(request, *, next_url: str) -> dict:
@@ -233,6 +244,7 @@ class AddView(TemplateView):
         return {
             **super().get_context_data(**kwargs),
             "next": next_url,
+            "needs_a_hostname": needs_a_hostname(request),
             "configuration": ceremony_configuration(request, next_url=next_url),
             "first": not factors.is_enrolled(request.user),
             "due_companies": methods.due(request.session) or [],
@@ -265,6 +277,7 @@ class VerifyView(PendingView, TemplateView):
         keys = factors.factors_of(request.user) if self.confirming else keys
         context.update(
             configuration=ceremony_configuration(request, next_url=context["next"]),
+            needs_a_hostname=needs_a_hostname(request),
             confirming=self.confirming,
             alternatives=[
                 {"factor": factor, "url": with_next(request, reverse(factor.verify_url_name))}
