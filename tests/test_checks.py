@@ -196,3 +196,52 @@ def test_checks_are_registered_with_the_security_tag():
     for check in (*mfa_checks.ALL_CHECKS, *mfa_checks.DEPLOY_CHECKS):
         assert check in security
         assert checks.Tags.security in check.tags
+
+
+# Passkeys -------------------------------------------------------------------------------------------------
+
+
+def passkey_check_ids(settings, **overrides):
+    from wagtail_company_mfa.checks.passkeys import check_passkey_settings
+
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    return [message.id for message in check_passkey_settings()]
+
+
+def test_passkey_settings_of_the_test_site_pass(settings):
+    assert passkey_check_ids(settings) == []
+
+
+def test_an_rp_id_the_site_does_not_serve_is_an_error(settings):
+    assert passkey_check_ids(settings, OTP_WEBAUTHN_RP_ID="example.com") == [
+        "wagtail_company_mfa.E014",
+        "wagtail_company_mfa.E015",
+    ]
+
+
+def test_an_rp_id_that_is_the_parent_of_a_served_host_passes(settings):
+    ids = passkey_check_ids(
+        settings,
+        ALLOWED_HOSTS=["admin.example.com"],
+        OTP_WEBAUTHN_RP_ID="example.com",
+        OTP_WEBAUTHN_ALLOWED_ORIGINS=["https://admin.example.com"],
+    )
+    assert ids == []
+
+
+def test_an_origin_off_the_rp_id_is_an_error_and_one_not_served_a_warning(settings):
+    ids = passkey_check_ids(
+        settings,
+        ALLOWED_HOSTS=["admin.example.com"],
+        OTP_WEBAUTHN_RP_ID="example.com",
+        OTP_WEBAUTHN_ALLOWED_ORIGINS=["https://admin.example.org", "https://www.example.com"],
+    )
+    assert ids == ["wagtail_company_mfa.E015", "wagtail_company_mfa.W005"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://www.example.com"]
+    assert passkey_check_ids(settings) == ["wagtail_company_mfa.E015"]
+
+
+def test_passwordless_sign_in_is_an_error(settings):
+    backends = ["django.contrib.auth.backends.ModelBackend", "django_otp_webauthn.backends.WebAuthnBackend"]
+    assert passkey_check_ids(settings, AUTHENTICATION_BACKENDS=backends) == ["wagtail_company_mfa.E016"]

@@ -26,6 +26,7 @@ from .ids import (  # noqa: F401 (the ids, as they were importable from here)
     W004_SQLITE_DEFERRED,
 )
 from .middleware import check_middleware
+from .passkeys import check_passkey_settings
 from .rest import check_rest_basic_authentication, check_rest_token_views
 from .sessions import check_package_cache, check_session_cache, check_sessions
 from .settings import (
@@ -48,6 +49,7 @@ ALL_CHECKS = (
     check_session_cache,
     check_package_cache,
     check_sqlite_transaction_mode,
+    check_passkey_settings,
 )
 
 #: Checks that only ``manage.py check --deploy`` runs.
