@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from browser_support import browser_page  # noqa: F401 (a fixture, for the browser tests)
 from django.contrib.auth.models import Group
 from factories import (
     DemoWorld,

@@ -11,8 +11,8 @@ sent to add a passkey before she may go on.
 from __future__ import annotations
 
 import pytest
+from browser_support import shot, sign_in
 from factories import days_from_today, enroll_user, join, make_company, make_user
-from test_browser import browser_page, shot, sign_in  # noqa: F401 (browser_page is a fixture)
 
 from wagtail_company_mfa.models import AllowedMethods
 
@@ -47,9 +47,9 @@ def add_virtual_authenticator(page) -> dict:
 
 
 def credentials(authenticator) -> list:
-    return authenticator["cdp"].send(
-        "WebAuthn.getCredentials", {"authenticatorId": authenticator["id"]}
-    )["credentials"]
+    return authenticator["cdp"].send("WebAuthn.getCredentials", {"authenticatorId": authenticator["id"]})[
+        "credentials"
+    ]
 
 
 @pytest.fixture
@@ -144,6 +144,6 @@ def test_alice_must_add_a_passkey_although_she_has_an_app(alice, passkey_site, b
     page.locator("#passkey-register-button").click()
     page.wait_for_url("**/security/passkeys/*/rename/**")  # not her first factor: no new recovery code
     assert len(credentials(authenticator)) == 1
-    page.click("a.button-secondary:text-is(\"Skip\")")
+    page.click('a.button-secondary:text-is("Skip")')
     page.goto(f"{base}/admin/pages/")
     page.wait_for_url(f"{base}/admin/pages/")

@@ -11,9 +11,12 @@ from django.conf import settings
 from django.core import checks
 from django.http.request import validate_host
 
-from .. import factors
-from .ids import E014_PASSKEY_RP_ID_NOT_SERVED, E015_PASSKEY_ORIGIN_OFF_RP_ID, E016_PASSWORDLESS_BACKEND
-from .ids import W005_PASSKEY_ORIGIN_NOT_SERVED
+from .ids import (
+    E014_PASSKEY_RP_ID_NOT_SERVED,
+    E015_PASSKEY_ORIGIN_OFF_RP_ID,
+    E016_PASSWORDLESS_BACKEND,
+    W005_PASSKEY_ORIGIN_NOT_SERVED,
+)
 
 PASSWORDLESS_BACKEND = "django_otp_webauthn.backends.WebAuthnBackend"
 
@@ -31,20 +34,23 @@ def _on_rp_id(hostname: str, rp_id: str) -> bool:
 
 
 def check_passkey_settings(app_configs=None, **kwargs):
+    # Imported here: the checks module must import without the app registry (and without DRF).
+    from .. import factors
+
     if not factors.passkeys_installed():
         return []
-    errors = []
+    errors: list[checks.CheckMessage] = []
     if PASSWORDLESS_BACKEND in getattr(settings, "AUTHENTICATION_BACKENDS", ()):
         errors.append(
             checks.Error(
-                f"AUTHENTICATION_BACKENDS includes {PASSWORDLESS_BACKEND}, django-otp-webauthn's passwordless "
-                "sign-in, which signs people in without their password.",
+                f"AUTHENTICATION_BACKENDS includes {PASSWORDLESS_BACKEND}, django-otp-webauthn's "
+                "passwordless sign-in, which signs people in without their password.",
                 hint="Remove it: wagtail-company-mfa uses passkeys as a second factor after the password.",
                 id=E016_PASSWORDLESS_BACKEND,
             )
         )
     rp_id = getattr(settings, "OTP_WEBAUTHN_RP_ID", "")
-    if not isinstance(rp_id, str) or not rp_id or getattr(settings, "OTP_WEBAUTHN_RP_ID_CALLABLE", ""):
+    if not isinstance(rp_id, str) or not rp_id or getattr(settings, "OTP_WEBAUTHN_RP_ID_CALLABLE", None):
         return errors  # django-otp-webauthn's own checks say what is missing
     hosts = _allowed_hosts()
     if not validate_host(rp_id, hosts) and not any(
@@ -52,10 +58,10 @@ def check_passkey_settings(app_configs=None, **kwargs):
     ):
         errors.append(
             checks.Error(
-                f"OTP_WEBAUTHN_RP_ID is {rp_id!r}, but ALLOWED_HOSTS serves no host on it: no passkey could be "
-                "added or used.",
-                hint="Set OTP_WEBAUTHN_RP_ID to the host name people use for the Wagtail admin (or its parent "
-                "domain), and make sure ALLOWED_HOSTS includes that host.",
+                f"OTP_WEBAUTHN_RP_ID is {rp_id!r}, but ALLOWED_HOSTS serves no host on it: no passkey could "
+                "be added or used.",
+                hint="Set OTP_WEBAUTHN_RP_ID to the host name people use for the Wagtail admin (or its "
+                "parent domain), and make sure ALLOWED_HOSTS includes that host.",
                 id=E014_PASSKEY_RP_ID_NOT_SERVED,
             )
         )
@@ -67,8 +73,8 @@ def check_passkey_settings(app_configs=None, **kwargs):
                 checks.Error(
                     f"OTP_WEBAUTHN_ALLOWED_ORIGINS includes {origin!r}, which is not on the relying party id "
                     f"{rp_id!r}: browsers refuse passkeys for it.",
-                    hint="Each allowed origin must be the RP id's host or a subdomain of it. A passkey works on "
-                    "one site only: see docs/passkeys.md, \u201cOne host name\u201d.",
+                    hint="Each allowed origin must be the RP id's host or a subdomain of it. A passkey works "
+                    "on one site only: see docs/passkeys.md, \u201cOne host name\u201d.",
                     id=E015_PASSKEY_ORIGIN_OFF_RP_ID,
                 )
             )
@@ -79,8 +85,8 @@ def check_passkey_settings(app_configs=None, **kwargs):
                 checks.Warning(
                     f"OTP_WEBAUTHN_ALLOWED_ORIGINS includes {origin!r}, but neither ALLOWED_HOSTS nor "
                     "CSRF_TRUSTED_ORIGINS lets requests from it through.",
-                    hint="Add its host to ALLOWED_HOSTS (or, behind a proxy that rewrites the host, the origin "
-                    "to CSRF_TRUSTED_ORIGINS), or remove it.",
+                    hint="Add its host to ALLOWED_HOSTS (or, behind a proxy that rewrites the host, the "
+                    "origin to CSRF_TRUSTED_ORIGINS), or remove it.",
                     id=W005_PASSKEY_ORIGIN_NOT_SERVED,
                 )
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -59,7 +60,7 @@ def default_name(user) -> str:
 
 @dataclass
 class Added:
-    device: object
+    device: Any
     #: True when this passkey made the user enrolled: the recovery code was issued with it.
     first: bool
 

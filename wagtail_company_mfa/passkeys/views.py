@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from django import forms
@@ -37,11 +38,19 @@ from wagtail.admin import messages
 from .. import factors
 from ..account.panel import security_tab_url
 from ..account.views import SecurityActionView
-from ..base import email_confirmation, gate, methods, pending, reauth
+from ..base import email_confirmation, gate, methods, pending, reauth, verification
 from ..base.view_helpers import PendingView, mfa_view, retry_message, safe_next_url, with_next
 from ..companies.policy import requirement_for
+from ..models import PasskeyThrottle
 from . import flows
 from .helper import helper_for
+
+if TYPE_CHECKING:
+    # What the mixins are used with, so that their ``super()`` calls are checked against it.
+    from django.views.generic import View as _ActionBase
+    from django_otp_webauthn.views import BaseWebAuthnView as _CeremonyBase
+else:
+    _ActionBase = _CeremonyBase = object
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +95,12 @@ def needs_a_hostname(request) -> bool:
     return True
 
 
+def throttled_until(user):
+    """Until when failed passkey answers hold ``user``'s next try back, or ``None``."""
+    throttle = PasskeyThrottle.objects.filter(user_id=user.pk or 0).first()
+    return verification.locked_until_for(throttle) if throttle is not None else None
+
+
 def ceremony_configuration(request, *, next_url: str) -> dict:
     """The settings django-otp-webauthn's browser code reads (``otp_webauthn_config``), with our endpoints."""
     query = "?" + urlencode({"next": next_url})
@@ -103,10 +118,8 @@ def ceremony_configuration(request, *, next_url: str) -> dict:
 # The JSON endpoints ----------------------------------------------------------------------------------------
 
 
-class CeremonyMixin:
+class CeremonyMixin(_CeremonyBase):
     """What the four endpoints share: the package's helper, and no server error for a database failure."""
-
-    request: object
 
     def get_helper(self):
         return helper_for(self.request)
@@ -123,7 +136,7 @@ class CeremonyMixin:
                 },
                 status=503,
             )
-        return super().handle_exception(exc)  # type: ignore[misc]
+        return super().handle_exception(exc)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -174,15 +187,13 @@ class AuthenticationRulesMixin(CeremonyMixin):
     """A passkey is a second factor only: there must be a user past the password step (SEC-28)."""
 
     def check_can_authenticate(self):
-        user = self.get_user()  # type: ignore[attr-defined]
+        user = self.get_user()
         if user is None or not user.is_active:
             raise webauthn_errors.NotAuthenticated()
-        session = self.request.session  # type: ignore[attr-defined]
+        session = self.request.session
         if not user.is_verified() and pending.pending_has_expired(session):
             raise Refused(detail=_("Your sign-in has expired. Please sign in again."))
-        throttle = flows.PasskeyThrottle.objects.filter(user_id=user.pk).first()
-        locked_until = throttle and flows.verification.locked_until_for(throttle)
-        if locked_until:
+        if locked_until := throttled_until(user):
             raise Refused(detail=retry_message(locked_until), code="throttled")
         if not flows.passkeys_of(user):
             raise webauthn_errors.CredentialNotFound(detail=_("You have no passkey on this account."))
@@ -200,7 +211,7 @@ class AuthCompleteView(AuthenticationRulesMixin, CompleteCredentialAuthenticatio
     def post(self, request, *args, **kwargs):
         state = self.get_state()  # taken out of the session (and saved) first: a state is used once
         attempt = flows.verify_passkey(request, self.get_helper(), state, request.data)
-        if attempt.ok:
+        if attempt.ok and attempt.device is not None:
             return JsonResponse({"id": attempt.device.pk, "redirect_url": safe_next_url(request)})
         if attempt.locked_until:
             return JsonResponse(
@@ -231,8 +242,8 @@ class AddView(TemplateView):
         if enrolled and not user.is_verified():
             return redirect(with_next(request, reverse(factors.verify_url_name(factors.factors_of(user)))))
         if not reauth.password_is_recent(request.session) or (
-        enrolled and not reauth.mfa_is_recent(request.session)
-    ):
+            enrolled and not reauth.mfa_is_recent(request.session)
+        ):
             return redirect(reauth_url(request, here))
         if not enrolled and email_confirmation.needs_email_confirmation(request):
             return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
@@ -287,9 +298,7 @@ class VerifyView(PendingView, TemplateView):
             if not self.confirming
             else [],
         )
-        throttle = flows.PasskeyThrottle.objects.filter(user_id=request.user.pk).first()
-        locked_until = throttle and flows.verification.locked_until_for(throttle)
-        if locked_until:
+        if locked_until := throttled_until(request.user):
             context["throttle_message"] = retry_message(locked_until)
         return context
 
@@ -302,22 +311,21 @@ class PasskeyNameForm(forms.Form):
         label=gettext_lazy("Name"),
         max_length=flows.MAX_NAME_LENGTH,
         help_text=gettext_lazy(
-            "So you can tell your passkeys apart, for example \u201cWork laptop\u201d or \u201cBlue key\u201d."
+            "So you can tell your passkeys apart, for example \u201cWork laptop\u201d or "
+            "\u201cBlue key\u201d."
         ),
         error_messages={"required": gettext_lazy("Give the passkey a name.")},
     )
 
 
-class PasskeyActionMixin:
+class PasskeyActionMixin(_ActionBase):
     """A Security-tab page about one of the user's own passkeys (another user's is a 404)."""
-
-    request: object
-    kwargs: dict
 
     def get_passkey(self):
         model = flows.credential_model()
+        owner: int = self.request.user.pk or 0
         try:
-            return model.objects.get(pk=self.kwargs["pk"], user_id=self.request.user.pk, confirmed=True)  # type: ignore[attr-defined]
+            return model.objects.get(pk=self.kwargs["pk"], user_id=owner, confirmed=True)
         except model.DoesNotExist:
             raise Http404 from None
 
@@ -335,7 +343,8 @@ class RenameView(PasskeyActionMixin, SecurityActionView):
         # (the gate sees to it), and the passkey must be the user's own.
         self.passkey = self.get_passkey()
         self.form = PasskeyNameForm(request.POST or None, initial={"name": self.passkey.name})
-        return TemplateView.dispatch(self, request, *args, **kwargs)
+        # Past SecurityActionView's own dispatch: its checks are made above, for this passkey.
+        return super(SecurityActionView, self).dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return {
@@ -377,7 +386,8 @@ class RemoveView(PasskeyActionMixin, SecurityActionView):
         if not reauth.recently_authenticated(request):
             here = reverse("wagtail_company_mfa:passkey_remove", args=[self.passkey.pk])
             return redirect(reauth_url(request, here))
-        return TemplateView.dispatch(self, request, *args, **kwargs)
+        # Past SecurityActionView's own dispatch: its checks are made above, for this passkey.
+        return super(SecurityActionView, self).dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         return {
