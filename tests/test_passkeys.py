@@ -549,3 +549,16 @@ def test_a_reset_removes_passkeys(member):
 def test_wrong_password_is_still_wrong(client, member):
     response = client.post("/admin/login/", {"username": member.get_username(), "password": PASSWORD + "x"})
     assert response.status_code == 200
+
+
+def test_emails_say_which_factor(client, upcoming, django_capture_on_commit_callbacks):
+    password_login(client, upcoming)
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    client.post(SAVE_URL, {"confirm": "on"})
+    with django_capture_on_commit_callbacks(execute=True):
+        register(client)
+    first, second = mail.outbox
+    assert "sign in with your password and your passkey or security key" in first.body
+    assert second.subject == "A second factor was added to your account on Test site"
+    assert "A passkey or security key was just added to your account." in second.body

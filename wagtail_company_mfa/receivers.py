@@ -4,7 +4,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from . import signals
+from . import factors, signals
 from .account import dashboard
 from .base import pending, reauth, registry
 from .base.users import display_name
@@ -39,8 +39,14 @@ def forget_session(sender, request, user, **kwargs):
 # Out-of-band notifications (SEC-27). Each is an ordinary receiver: a site can disconnect it and send its own.
 
 
-def email_enrolled(sender, user, replaced=False, **kwargs):
-    emails.send(user, "enrolled", {"replaced": replaced})
+def email_enrolled(sender, user, replaced=False, device=None, added=False, **kwargs):
+    # ``added``: another factor for someone who had one already (a second passkey, say).
+    factor = factors.factor_of(device)
+    emails.send(
+        user,
+        "enrolled",
+        {"replaced": replaced, "added": added, "factor": factor.key if factor is not None else ""},
+    )
 
 
 def email_recovery_code_used(sender, user, **kwargs):

@@ -6,7 +6,9 @@ management command). None of them carries a code or a secret.
 
 from django.dispatch import Signal
 
-#: An authenticator app was confirmed. Extra argument: ``device``, ``replaced`` (bool).
+#: A factor that makes a user enrolled was added (an authenticator app confirmed, a passkey registered). Extra
+#: arguments: ``device``, ``replaced`` (bool: it replaced the user's authenticator app), ``added`` (bool: the
+#: user had another such factor already).
 mfa_enrolled = Signal()
 
 #: A session completed the second factor. Extra argument: ``device``.

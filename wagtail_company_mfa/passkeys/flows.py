@@ -84,7 +84,7 @@ def add_passkey(request, helper: PasskeyHelper, state: dict, data: dict) -> Adde
         )
         codes = issue_recovery_codes(user) if first else []
         audit(user, ACTION_PASSKEY_ADDED, request=request, passkey_id=device.pk, first=first)
-        send(signals.mfa_enrolled, user, request, device=device, replaced=False)
+        send(signals.mfa_enrolled, user, request, device=device, replaced=False, added=not first)
     gate.forget_standing(request)
     if not user.is_verified():
         verification.complete_verification(request, device)

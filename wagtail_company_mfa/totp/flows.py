@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .. import signals
+from .. import factors, signals
 from ..audit import audit, client_details, send
 from ..base import registry, verification
 from ..models import AuthenticatorDevice
@@ -43,6 +43,7 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
         raise ValueError("TOTP secrets must be at least 128 bits.")
     client = client_details(request)
     with transaction.atomic():
+        had_another = factors.is_enrolled(user)
         replaced = AuthenticatorDevice.objects.filter(user_id=user.pk).delete()[0] > 0
         device = AuthenticatorDevice(
             user=user,
@@ -56,7 +57,8 @@ def enroll(request, key: bytes, step: int) -> AuthenticatorDevice:
         device.save()
         codes = issue_recovery_codes(user)
         audit(user, ACTION_REPLACED if replaced else ACTION_ENROLLED, request=request)
-        send(signals.mfa_enrolled, user, request, device=device, replaced=replaced)
+        added = had_another and not replaced
+        send(signals.mfa_enrolled, user, request, device=device, replaced=replaced, added=added)
     pending_key.clear_pending_key(request.session)
     verification.complete_verification(request, device)
     unsaved.set_unsaved_codes(request.session, user, codes, reason="enrolled")
