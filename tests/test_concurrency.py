@@ -86,3 +86,67 @@ def test_one_recovery_code_is_spent_once(racing_user, round_):
     device = RecoveryCodeDevice.objects.get(user=racing_user)
     assert device.codes.filter(used_at__isnull=False).count() == 1
     assert device.unused_count == 1  # exactly one replacement was issued
+
+
+def race_json(clients, url, payload) -> list[int]:
+    """POST the JSON ``payload`` to ``url`` from every client at once; return the status codes."""
+    import json
+
+    barrier = threading.Barrier(len(clients))
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def submit(client):
+        try:
+            barrier.wait()
+            response = client.post(url, json.dumps(payload), content_type="application/json")
+            with lock:
+                results.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == len(clients)
+    return results
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_passkey_answer_verifies_once(db, round_):
+    """
+    The same signed answer, sent N times at once in one session (all reading the same challenge before any
+    has used it), from a synced passkey whose counter stays 0: exactly one passes (SEC-05).
+    """
+    import json
+
+    from soft_authenticator import SoftAuthenticator
+
+    user = make_user("passkey-racer")
+    join(user, make_company("Race Co", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1)))
+    passkey = SoftAuthenticator(counts=False)
+    setup = Client()
+    password_login(setup, user)
+    begin = setup.post("/admin/company-mfa/passkeys/add/begin/", "", content_type="application/json").json()
+    answer = passkey.create(begin)
+    added = setup.post(
+        "/admin/company-mfa/passkeys/add/complete/", json.dumps(answer), content_type="application/json"
+    )
+    assert added.status_code == 200, added.content
+
+    signing_in = Client()
+    password_login(signing_in, user)
+    options = signing_in.post(
+        "/admin/company-mfa/verify/passkey/begin/", "", content_type="application/json"
+    ).json()
+    assertion = passkey.get(options)
+    browsers = []
+    for _ in range(BROWSERS):
+        browser = Client()
+        browser.cookies = signing_in.cookies  # the same session: the same challenge
+        browsers.append(browser)
+    results = race_json(browsers, "/admin/company-mfa/verify/passkey/complete/", assertion)
+    assert results.count(200) == 1, results
+    assert all(status in (200, 400) for status in results), results
