@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 from django import forms
+from django.contrib.sessions.backends.base import UpdateError
 from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django.middleware import csrf
@@ -125,6 +126,16 @@ class CeremonyMixin(_CeremonyBase):
         return helper_for(self.request)
 
     def handle_exception(self, exc):
+        if isinstance(exc, UpdateError):
+            # The session ended or changed key while this request used it (another tab, a concurrent
+            # request that completed first): nothing was done here.
+            return JsonResponse(
+                {
+                    "detail": _("Your sign-in changed in another tab or window. Reload this page."),
+                    "code": "session_changed",
+                },
+                status=400,
+            )
         if isinstance(exc, DatabaseError):
             logger.warning("A database error stopped a passkey ceremony; nothing was saved: %s", exc)
             return JsonResponse(
