@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
@@ -328,8 +328,35 @@ class EnrollmentSummary:
 
 
 def summarize(company, *, now: datetime.datetime | None = None, exempt_ids=None) -> EnrollmentSummary:
-    """The :class:`EnrollmentSummary` of ``company``'s active members (one query, counted in SQL)."""
-    return EnrollmentSummary.of(member_queryset(company, now=now, exempt_ids=exempt_ids))
+    """
+    The :class:`EnrollmentSummary` of ``company``'s active members, in one query: the same counts as
+    ``EnrollmentSummary.of(member_queryset(...))``, with each member's enrollment asked once.
+
+    Counting the ``state`` annotation per state repeats its ``CASE`` (and the ``EXISTS`` in it) in every
+    count: five ``EXISTS`` per member, 2.5 times the time of this query at 100,000 members on SQLite. Here
+    "enrolled" is ``user_id IN`` the enrolled users (a subquery the database reads once, not once per
+    member); the overdue and the exempt are counted only among those whose ``joined_at`` (or id) already
+    matches, with the enrollment test last, and "not enrolled yet" is what is left.
+    """
+    now = now or timezone.now()
+    members = CompanyMembership.objects.filter(company_id=company.pk, is_active=True).order_by()
+    enrolled = Q(user_id__in=factors.enrolled_user_ids())
+    counts: dict[str, Any] = {"members": Count("pk"), ENROLLED: Count("pk", filter=enrolled)}
+    if company.policy_is_set:
+        if exempt_ids is None:
+            exempt_ids = exempt_membership_ids(company)
+        if exempt_ids:
+            counts[EXEMPT] = Count("pk", filter=Q(pk__in=exempt_ids) & ~enrolled)
+        overdue = overdue_condition(company, now)
+        if overdue is not None:
+            not_exempt = ~Q(pk__in=exempt_ids) if exempt_ids else Q()
+            counts[OVERDUE] = Count("pk", filter=overdue & not_exempt & ~enrolled)
+    result = members.aggregate(**counts)
+    exempt, overdue_count = result.get(EXEMPT, 0), result.get(OVERDUE, 0)
+    due = result["members"] - result[ENROLLED] - exempt - overdue_count if company.policy_is_set else 0
+    return EnrollmentSummary(
+        members=result["members"], enrolled=result[ENROLLED], overdue=overdue_count, due=due, exempt=exempt
+    )
 
 
 def user_fields(*names: str) -> list[str]:

@@ -24,6 +24,7 @@ from wagtail.admin.views.mixins import ExcelDateFormatter
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
+from ... import factors
 from ...models import CompanyMembership
 from .. import export, permissions
 from ..enrollment import (
@@ -36,6 +37,7 @@ from ..enrollment import (
     exempt_membership_ids,
     member_queryset,
     member_rows,
+    summarize,
     summary_sentence,
     user_name_ordering,
     user_search_fields,
@@ -67,9 +69,12 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
 
     def filter_state(self, queryset, name, value):
         # The state is an SQL annotation (enrollment.member_queryset), so the filter pages in the database.
+        # Enrolled or not: ``user_id IN`` the enrolled users, read once, rather than an EXISTS per member.
         if value == NOT_ENROLLED:
-            return queryset.filter(is_enrolled=False)
-        if value in (ENROLLED, OVERDUE, DUE):
+            return queryset.exclude(user_id__in=factors.enrolled_user_ids())
+        if value == ENROLLED:
+            return queryset.filter(user_id__in=factors.enrolled_user_ids())
+        if value in (OVERDUE, DUE):
             return queryset.filter(state=value)
         return queryset
 
@@ -188,6 +193,38 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def get_base_queryset(self):
         return member_queryset(self.company, now=self.now, exempt_ids=self.exempt_ids)
 
+    def get_paginator(self, queryset, per_page, *args, **kwargs):
+        paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
+        known = self.known_count()
+        if known is not None:
+            # Django's Paginator.count is a cached property: set, it is not counted again in SQL.
+            paginator.__dict__["count"] = known
+        return paginator
+
+    def known_count(self) -> int | None:
+        """
+        The number of members the listing shows, when the counts at the top already say it (no search, no
+        role, at most a state filter), so that the page does not count a large company twice; else ``None``.
+        """
+        if self.is_searching:
+            return None
+        state = None
+        if self.filters is not None:
+            if not self.filters.is_valid():
+                return None
+            data = self.filters.form.cleaned_data
+            if any(value for name, value in data.items() if name != "state"):
+                return None
+            state = data.get("state") or None
+        summary = self.summary
+        return {
+            None: summary.members,
+            ENROLLED: summary.enrolled,
+            NOT_ENROLLED: summary.not_enrolled,
+            OVERDUE: summary.overdue,
+            DUE: summary.due,
+        }.get(state)
+
     def paginate_queryset(self, queryset, page_size):
         # Only the page's members become report rows (an export is not paginated: it stays a queryset and is
         # read in chunks as tuples, see stream_csv).
@@ -205,7 +242,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     @cached_property
     def summary(self) -> EnrollmentSummary:
         # The whole company whatever the filter or search: counted in SQL.
-        return EnrollmentSummary.of(self.get_base_queryset())
+        return summarize(self.company, now=self.now, exempt_ids=self.exempt_ids)
 
     def get_index_url(self):
         return reverse(self.index_url_name, args=[self.company.pk])
