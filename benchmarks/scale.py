@@ -58,6 +58,23 @@ DEFAULT_SIZES = "10,1000,10000,100000"
 SEED_CHUNK = 5000
 
 
+def exempt_sevens(user) -> bool:
+    """For ``--exempt``: members whose username ends in 7 (one in ten) are exempt."""
+    return user.get_username().endswith("7")
+
+
+def exempt_sevens_in_sql(users):
+    """The same members, as a queryset of users (for ``--exempt sql``)."""
+    return users.filter(username__endswith="7")
+
+
+def exempt_sevens_both(user) -> bool:
+    return exempt_sevens(user)
+
+
+exempt_sevens_both.exempt_users = exempt_sevens_in_sql  # type: ignore[attr-defined]
+
+
 class CountingBackend(locmem.EmailBackend):
     """Django's locmem backend (every message is built in full), without keeping the messages."""
 
@@ -333,11 +350,16 @@ MEASUREMENTS = (
 )
 
 
-def worker(size: int, rounds: int, companies: int, only: frozenset[str]) -> None:
+EXEMPT_RULES = {"none": None, "python": "scale.exempt_sevens", "sql": "scale.exempt_sevens_both"}
+
+
+def worker(size: int, rounds: int, companies: int, only: frozenset[str], exempt: str) -> None:
     """Runs inside one size's process; prints one JSON line of results."""
     import django
+    from django.conf import settings
 
     django.setup()
+    settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = EXEMPT_RULES[exempt]
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
@@ -402,7 +424,13 @@ def prepare(template: Path) -> None:
 
 
 def run_size(
-    size: int, rounds: int, companies: int, database: Path, template: Path, only: frozenset[str]
+    size: int,
+    rounds: int,
+    companies: int,
+    database: Path,
+    template: Path,
+    only: frozenset[str],
+    exempt: str,
 ) -> dict:
     env = {
         **os.environ,
@@ -414,7 +442,7 @@ def run_size(
     # Migrated once per run (``--prepare``); each size starts from a copy of that file.
     shutil.copyfile(template, database)
     command = [sys.executable, __file__, "--worker", str(size), "--rounds", str(rounds)]
-    command += ["--companies", str(companies), "--only", ",".join(sorted(only))]
+    command += ["--companies", str(companies), "--only", ",".join(sorted(only)), "--exempt", exempt]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     database.unlink(missing_ok=True)
     return json.loads(output.strip().splitlines()[-1])
@@ -552,6 +580,13 @@ def main() -> None:
         default=",".join(MEASUREMENTS),
         help=f"measure only these, comma-separated (default all: {','.join(MEASUREMENTS)})",
     )
+    parser.add_argument(
+        "--exempt",
+        choices=sorted(EXEMPT_RULES),
+        default="none",
+        help="WAGTAIL_COMPANY_MFA_EXEMPT_USER exempting one member in ten: none (default), python (the "
+        "callable alone), sql (the callable with its exempt_users queryset)",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rounds < 1 or args.companies < 1:
@@ -560,7 +595,7 @@ def main() -> None:
     if not only or only - set(MEASUREMENTS):
         parser.error(f"--only takes some of {','.join(MEASUREMENTS)}")
     if args.worker is not None:
-        worker(args.worker, args.rounds, args.companies, only)
+        worker(args.worker, args.rounds, args.companies, only, args.exempt)
         return
     try:
         sizes = sorted({int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()})
@@ -577,7 +612,13 @@ def main() -> None:
             started = time.perf_counter()
             results.append(
                 run_size(
-                    size, args.rounds, args.companies, Path(tmp) / f"scale-{size}.sqlite3", template, only
+                    size,
+                    args.rounds,
+                    args.companies,
+                    Path(tmp) / f"scale-{size}.sqlite3",
+                    template,
+                    only,
+                    args.exempt,
                 )
             )
             print(f"{size:,} members done in {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -164,12 +164,37 @@ def exempt_membership_ids(company) -> list[int]:
     ]
 
 
-def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids=None):
+def exempt_condition(company) -> Q | None:
+    """
+    The memberships of ``company`` whose user the site's ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` exempts, as a
+    condition on memberships; ``None`` when nobody can be (no setting, or no policy).
+
+    When the callable has an ``exempt_users`` attribute, ``exempt_users(queryset of users)`` gives the
+    exempt users as a queryset (docs/settings.md), and the condition is a subquery: no Python per member, so
+    the report's counts, filters and pages cost the same with the setting as without. Otherwise the callable
+    is asked for each member who is not enrolled (:func:`exempt_membership_ids`), on every page view.
+    """
+    exempt = mfa_settings.EXEMPT_USER
+    if not exempt or not company.policy_is_set:
+        return None
+    exempt_users = getattr(exempt, "exempt_users", None)
+    if exempt_users is not None:
+        User = get_user_model()
+        return Q(user_id__in=exempt_users(User._default_manager.all()).values("pk"))
+    ids = exempt_membership_ids(company)
+    return Q(pk__in=ids) if ids else None
+
+
+#: "Work the exempt members out here" (the default of ``exempt`` below), as opposed to ``None``: nobody.
+ASK = object()
+
+
+def member_queryset(company, *, now: datetime.datetime | None = None, exempt: Any = ASK):
     """
     The active members of ``company`` with their user and, annotated in SQL: ``enrolled_at`` (their first
     enrolling device's creation), ``last_used_at``, ``is_enrolled``, ``grace_applied`` and ``state`` (one of
     the states above, at ``now``). One query however many members; filter, order and count on the
-    annotations. ``exempt_ids`` is :func:`exempt_membership_ids` when the caller already has it.
+    annotations. ``exempt`` is :func:`exempt_condition` when the caller already has it.
     """
     now = now or timezone.now()
     queryset = (
@@ -190,11 +215,11 @@ def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids
                 output_field=CharField(),
             ),
         )
-    if exempt_ids is None:
-        exempt_ids = exempt_membership_ids(company)
+    if exempt is ASK:
+        exempt = exempt_condition(company)
     whens = [When(is_enrolled=True, then=Value(ENROLLED))]
-    if exempt_ids:
-        whens.append(When(pk__in=exempt_ids, then=Value(EXEMPT)))
+    if exempt is not None:
+        whens.append(When(exempt, then=Value(EXEMPT)))
     overdue = overdue_condition(company, now)
     if overdue is not None:
         whens.append(When(overdue, then=Value(OVERDUE)))
@@ -327,7 +352,7 @@ class EnrollmentSummary:
         )
 
 
-def summarize(company, *, now: datetime.datetime | None = None, exempt_ids=None) -> EnrollmentSummary:
+def summarize(company, *, now: datetime.datetime | None = None, exempt: Any = ASK) -> EnrollmentSummary:
     """
     The :class:`EnrollmentSummary` of ``company``'s active members, in one query: the same counts as
     ``EnrollmentSummary.of(member_queryset(...))``, with each member's enrollment asked once.
@@ -343,13 +368,13 @@ def summarize(company, *, now: datetime.datetime | None = None, exempt_ids=None)
     enrolled = Q(user_id__in=factors.enrolled_user_ids())
     counts: dict[str, Any] = {"members": Count("pk"), ENROLLED: Count("pk", filter=enrolled)}
     if company.policy_is_set:
-        if exempt_ids is None:
-            exempt_ids = exempt_membership_ids(company)
-        if exempt_ids:
-            counts[EXEMPT] = Count("pk", filter=Q(pk__in=exempt_ids) & ~enrolled)
+        if exempt is ASK:
+            exempt = exempt_condition(company)
+        if exempt is not None:
+            counts[EXEMPT] = Count("pk", filter=exempt & ~enrolled)
         overdue = overdue_condition(company, now)
         if overdue is not None:
-            not_exempt = ~Q(pk__in=exempt_ids) if exempt_ids else Q()
+            not_exempt = ~exempt if exempt is not None else Q()
             counts[OVERDUE] = Count("pk", filter=overdue & not_exempt & ~enrolled)
     result = members.aggregate(**counts)
     exempt, overdue_count = result.get(EXEMPT, 0), result.get(OVERDUE, 0)

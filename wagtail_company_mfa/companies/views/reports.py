@@ -34,7 +34,7 @@ from ..enrollment import (
     OVERDUE,
     STATE_FILTER_CHOICES,
     EnrollmentSummary,
-    exempt_membership_ids,
+    exempt_condition,
     member_queryset,
     member_rows,
     summarize,
@@ -187,11 +187,12 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     export_chunk_size = 2000
 
     @cached_property
-    def exempt_ids(self) -> list[int]:
-        return exempt_membership_ids(self.company)
+    def exempt(self):
+        # Worked out once per request: the counts, the listing and the export share it.
+        return exempt_condition(self.company)
 
     def get_base_queryset(self):
-        return member_queryset(self.company, now=self.now, exempt_ids=self.exempt_ids)
+        return member_queryset(self.company, now=self.now, exempt=self.exempt)
 
     def get_paginator(self, queryset, per_page, *args, **kwargs):
         paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
@@ -242,7 +243,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     @cached_property
     def summary(self) -> EnrollmentSummary:
         # The whole company whatever the filter or search: counted in SQL.
-        return summarize(self.company, now=self.now, exempt_ids=self.exempt_ids)
+        return summarize(self.company, now=self.now, exempt=self.exempt)
 
     def get_index_url(self):
         return reverse(self.index_url_name, args=[self.company.pk])
