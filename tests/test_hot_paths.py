@@ -175,3 +175,26 @@ def test_verification_registry_move_never_breaks_the_unique_key(rf, demo):
     registry.retrack(request, old_key)
     rows = list(UserSession.objects.values_list("session_key", flat=True))
     assert rows == [request.session.session_key]
+
+
+@pytest.mark.parametrize("name", ["carol", "bob", "dave", "admin"])  # members (two companies), a superuser
+def test_the_gates_query_is_built_once_and_answers_as_the_orm_does(client, demo, monkeypatch, name):
+    """The UNION is compiled once per process (base/compiled.py); each request binds the user id only."""
+    from wagtail_company_mfa import factors
+    from wagtail_company_mfa.companies import policy
+
+    user = demo.user(name)
+    sign_in(client, user)
+    client.get(READS_USER)  # compiles it, if no earlier test did
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the gate's query was built again")
+
+    monkeypatch.setattr(policy, "_standing_query", rebuilt)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(READS_USER).status_code in (200, 302)
+    assert sum("UNION ALL" in q["sql"] for q in captured) == 1
+    # The same answer as the ORM's two separate questions.
+    requirement, keys = policy.standing_for(user)
+    assert requirement == policy.requirement_for(user)
+    assert keys == factors.factors_of(user)

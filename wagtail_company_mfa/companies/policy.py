@@ -15,24 +15,30 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections import namedtuple
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
+from django.core.signals import setting_changed
+from django.db import router
 from django.db.models import (
     BooleanField,
     CharField,
     DateField,
     DateTimeField,
     Exists,
+    Field,
     IntegerField,
     OuterRef,
     Q,
     Subquery,
     Value,
 )
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .. import factors
+from ..base.compiled import CompiledQueries
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
 from ..models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
 from .permissions import MANAGE_ALL_CODENAME
@@ -156,77 +162,101 @@ def company_deadlines(user) -> list[CompanyDeadline]:
     return _deadlines_from(_company_rows(user))
 
 
-def _member_rows(user):
+@dataclass(frozen=True)
+class CompanyColumn:
+    """One column of a company row (:func:`company_deadlines`, :func:`standing_for`)."""
+
+    #: Its name in :data:`CompanyRow`.
+    key: str
+    #: What it reads through a membership, and from a company (a field or an annotation of those rows).
+    through_membership: str
+    from_company: str
+    #: Its type (also the type of that column in the factor rows of :func:`standing_for`).
+    field: Field
+
+
+#: The columns of a company row, in order. A new column of the company policy is one line here (and the
+#: code that reads it from :data:`CompanyRow`); the gate's query picks it up.
+COMPANY_COLUMNS = (
+    CompanyColumn("company_id", "company_id", "pk", IntegerField()),
+    CompanyColumn("name", "company__name", "name", CharField()),
+    CompanyColumn("enforcement_date", "company__enforcement_date", "enforcement_date", DateField()),
+    CompanyColumn("time_zone", "company__time_zone", "time_zone", CharField()),
+    CompanyColumn("grace_days", "company__new_member_grace_days", "new_member_grace_days", IntegerField()),
+    CompanyColumn("joined_at", "joined_at", "joined_at", DateTimeField()),
+    CompanyColumn("governs", "governs", "governs", BooleanField()),
+)
+CompanyRow = namedtuple("CompanyRow", [column.key for column in COMPANY_COLUMNS])  # type: ignore[misc]
+
+#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
+ROW_FIELDS = tuple(column.field for column in COMPANY_COLUMNS)
+#: The column of a factor row that holds the factor's key (a text column); the company id column of such a
+#: row is NULL.
+FACTOR_KEY_COLUMN = 1
+
+
+def _member_rows(user_id):
     return (
         CompanyMembership.objects.filter(
-            user_id=user.pk,
+            user_id=user_id,
             is_active=True,
             company__require_mfa=True,
             company__enforcement_date__isnull=False,
         )
         .annotate(governs=Value(False, output_field=BooleanField()))
-        .values_list(
-            "company_id",
-            "company__name",
-            "company__enforcement_date",
-            "company__time_zone",
-            "company__new_member_grace_days",
-            "joined_at",
-            "governs",
-        )
+        .values_list(*(column.through_membership for column in COMPANY_COLUMNS))
         .order_by()
     )
 
 
-def _governor_rows(user):
+def _governor_rows(user_id, *, superuser: bool):
     """
     The companies that require MFA of a user who may govern every company, as one query: each requiring
     company with the user's membership (if any), and whether the user holds ``manage_all_companies``
     (directly or through a group; a superuser holds it without asking).
     """
     membership = CompanyMembership.objects.filter(
-        company_id=OuterRef("pk"), user_id=user.pk, is_active=True
+        company_id=OuterRef("pk"), user_id=user_id, is_active=True
     ).values("joined_at")[:1]
     companies = Company.objects.filter(require_mfa=True, enforcement_date__isnull=False).annotate(
         joined_at=Subquery(membership)
     )
-    if user.is_superuser:
+    if superuser:
         companies = companies.annotate(governs=Value(True, output_field=BooleanField()))
     else:
         holds = Permission.objects.filter(
             content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
-        ).filter(Q(user=user.pk) | Q(group__user=user.pk))
+        ).filter(Q(user=user_id) | Q(group__user=user_id))
         companies = companies.annotate(governs=Exists(holds)).filter(
             Q(joined_at__isnull=False) | Q(governs=True)
         )
-    return companies.values_list(
-        "pk", "name", "enforcement_date", "time_zone", "new_member_grace_days", "joined_at", "governs"
-    ).order_by()
+    return companies.values_list(*(column.from_company for column in COMPANY_COLUMNS)).order_by()
 
 
-#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
-ROW_FIELDS = (
-    IntegerField(),
-    CharField(),
-    DateField(),
-    CharField(),
-    IntegerField(),
-    DateTimeField(),
-    BooleanField(),
-)
-#: The column of a factor row that holds the factor's key; the company id column of such a row is NULL.
-FACTOR_KEY_COLUMN = 1
+#: The shapes of the company rows: through memberships only, or every company for a governor.
+MEMBER, GOVERNOR, SUPERUSER = "member", "governor", "superuser"
+
+
+def _variant(user) -> str:
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
+        return MEMBER
+    return SUPERUSER if user.is_superuser else GOVERNOR
+
+
+def _rows_of(variant: str, user_id):
+    if variant == MEMBER:
+        return _member_rows(user_id)
+    return _governor_rows(user_id, superuser=variant == SUPERUSER)
 
 
 def _company_rows(user):
-    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
-        return _member_rows(user)
-    return _governor_rows(user)
+    return _rows_of(_variant(user), user.pk)
 
 
 def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
-    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs in rows:
+    for row in rows:
+        company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs = CompanyRow._make(row)
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(
@@ -279,21 +309,17 @@ def requirement_for(user, *, now: datetime.datetime | None = None) -> Requiremen
 def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Requirement, frozenset[str]]:
     """
     ``(requirement_for(user), factors.factors_of(user))`` in one query instead of two: the company rows and
-    the factor rows of the registry (``factors.tagged_rows``) as one ``UNION ALL``. What the gate asks of
-    a session that has not passed the second factor, on every request (docs/performance.md). An anonymous
-    or exempt user costs only the factor query (the requirement needs none).
+    the factor rows of the registry (``factors.tagged_rows``) as one ``UNION ALL``, compiled to SQL once per
+    process (``base/compiled.py``). What the gate asks of a session that has not passed the second factor,
+    on every request (docs/performance.md). An anonymous or exempt user costs only the factor query (the
+    requirement needs none).
     """
     if user is None or not user.is_authenticated:
         return NOT_REQUIRED, frozenset()
     if is_exempt(user):
         return NOT_REQUIRED, factors.factors_of(user)
     now = _instant(now)
-    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
-    rows = (
-        _company_rows(user)
-        .union(*factors.tagged_rows(user, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN), all=True)
-        .order_by()
-    )
+    rows = _STANDING.rows(_variant(user), user.pk, using=router.db_for_read(CompanyMembership))
     company_rows, keys = [], set()
     for row in rows:
         if row[0] is None:
@@ -301,6 +327,22 @@ def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Require
         else:
             company_rows.append(row)
     return _requirement(user, _deadlines_from(company_rows), now), frozenset(keys)
+
+
+def _standing_query(variant: str, user_id):
+    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
+    others = factors.tagged_rows(user_id, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN)
+    return _rows_of(variant, user_id).union(*others, all=True).order_by()
+
+
+#: The gate's query, compiled once per variant and database (base/compiled.py): a request binds the user id.
+_STANDING = CompiledQueries(_standing_query)
+
+
+@receiver(setting_changed)
+def _forget_compiled(setting, **kwargs):
+    if setting.startswith("WAGTAIL_COMPANY_MFA_") or setting == "AUTH_USER_MODEL":
+        _STANDING.clear()
 
 
 def _instant(now: datetime.datetime | None) -> datetime.datetime:
