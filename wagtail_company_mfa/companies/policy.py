@@ -38,6 +38,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from .. import factors
+from ..base import admin_access
 from ..base.compiled import CompiledQueries
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
 from ..models import MAX_ENFORCEMENT_DATE, Company, CompanyMembership, company_zone, start_of_day
@@ -193,6 +194,8 @@ ROW_FIELDS = tuple(column.field for column in COMPANY_COLUMNS)
 #: The column of a factor row that holds the factor's key (a text column); the company id column of such a
 #: row is NULL.
 FACTOR_KEY_COLUMN = 1
+#: The text column that tells a permission row (``base.admin_access``) from a factor row (NULL there).
+ROW_KIND_COLUMN = 3
 
 
 def _member_rows(user_id):
@@ -314,25 +317,50 @@ def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Require
     on every request (docs/performance.md). An anonymous or exempt user costs only the factor query (the
     requirement needs none).
     """
+    requirement, keys, _permissions = _standing(user, now, permissions=False)
+    return requirement, keys
+
+
+def standing_with_permissions(
+    user, *, now: datetime.datetime | None = None
+) -> tuple[Requirement, frozenset[str], dict[str, set[str]] | None]:
+    """
+    :func:`standing_for`, and in the same query the user's permissions as Django's ``ModelBackend`` reads
+    them, by source (``base.admin_access``): for the MFA pages, whose Wagtail access check would read them
+    again. ``None`` for the permissions when they were not read (an exempt user).
+    """
+    return _standing(user, now, permissions=True)
+
+
+def _standing(user, now, *, permissions: bool):
     if user is None or not user.is_authenticated:
-        return NOT_REQUIRED, frozenset()
+        return NOT_REQUIRED, frozenset(), None
     if is_exempt(user):
-        return NOT_REQUIRED, factors.factors_of(user)
+        return NOT_REQUIRED, factors.factors_of(user), None
     now = _instant(now)
-    rows = _STANDING.rows(_variant(user), user.pk, using=router.db_for_read(CompanyMembership))
+    rows = _STANDING.rows((_variant(user), permissions), user.pk, using=router.db_for_read(CompanyMembership))
     company_rows, keys = [], set()
+    read: dict[str, set[str]] = {admin_access.USER: set(), admin_access.GROUP: set()}
     for row in rows:
-        if row[0] is None:
+        if row[0] is not None:
+            company_rows.append(row)
+        elif row[ROW_KIND_COLUMN] is None:
             keys.add(row[FACTOR_KEY_COLUMN])
         else:
-            company_rows.append(row)
-    return _requirement(user, _deadlines_from(company_rows), now), frozenset(keys)
+            read[row[ROW_KIND_COLUMN]].add(row[FACTOR_KEY_COLUMN])
+    requirement = _requirement(user, _deadlines_from(company_rows), now)
+    return requirement, frozenset(keys), read if permissions else None
 
 
-def _standing_query(variant: str, user_id):
-    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
+def _standing_query(variant: tuple[str, bool], user_id):
+    rows_variant, permissions = variant
     others = factors.tagged_rows(user_id, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN)
-    return _rows_of(variant, user_id).union(*others, all=True).order_by()
+    if permissions:
+        others += admin_access.permission_rows(
+            user_id, ROW_FIELDS, text_at=FACTOR_KEY_COLUMN, kind_at=ROW_KIND_COLUMN
+        )
+    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
+    return _rows_of(rows_variant, user_id).union(*others, all=True).order_by()
 
 
 #: The gate's query, compiled once per variant and database (base/compiled.py): a request binds the user id.
