@@ -58,6 +58,23 @@ DEFAULT_SIZES = "10,1000,10000,100000"
 SEED_CHUNK = 5000
 
 
+def exempt_sevens(user) -> bool:
+    """For ``--exempt``: members whose username ends in 7 (one in ten) are exempt."""
+    return user.get_username().endswith("7")
+
+
+def exempt_sevens_in_sql(users):
+    """The same members, as a queryset of users (for ``--exempt sql``)."""
+    return users.filter(username__endswith="7")
+
+
+def exempt_sevens_both(user) -> bool:
+    return exempt_sevens(user)
+
+
+exempt_sevens_both.exempt_users = exempt_sevens_in_sql  # type: ignore[attr-defined]
+
+
 class CountingBackend(locmem.EmailBackend):
     """Django's locmem backend (every message is built in full), without keeping the messages."""
 
@@ -220,7 +237,40 @@ def measure_get(client, url: str, rounds: int, *, trace: bool = False) -> dict:
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         result["peak_mib"] = peak / 2**20
+        result["rss_growth_mib"] = rss_growth(lambda: consume(client.get(url)))
     return result
+
+
+def _status_kib(name: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(f"{name}:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def rss_growth(run) -> float | None:
+    """
+    How far the process's resident memory rose above where it was while ``run()`` ran, in MiB (Linux: the
+    peak is reset through ``/proc/self/clear_refs`` first, then read as ``VmHWM``); ``None`` elsewhere.
+    """
+    import gc
+
+    gc.collect()
+    before = _status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        return None
+    run()
+    peak = _status_kib("VmHWM")
+    if before is None or peak is None:
+        return None
+    return max(0, peak - before) / 1024
 
 
 def measure_recovery_code(user, rounds: int) -> dict:
@@ -288,11 +338,28 @@ def measure_reminders() -> dict:
     return {"seconds": seconds, "queries": queries, "emails": CountingBackend.sent}
 
 
-def worker(size: int, rounds: int, companies: int) -> None:
+MEASUREMENTS = (
+    "report",
+    "report_not_enrolled",
+    "csv",
+    "xlsx",
+    "members",
+    "companies",
+    "recovery_code",
+    "reminders",
+)
+
+
+EXEMPT_RULES = {"none": None, "python": "scale.exempt_sevens", "sql": "scale.exempt_sevens_both"}
+
+
+def worker(size: int, rounds: int, companies: int, only: frozenset[str], exempt: str) -> None:
     """Runs inside one size's process; prints one JSON line of results."""
     import django
+    from django.conf import settings
 
     django.setup()
+    settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = EXEMPT_RULES[exempt]
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
@@ -312,24 +379,25 @@ def worker(size: int, rounds: int, companies: int) -> None:
     client = Client()
     login_verified(client, admin)
     report = reverse("wagtail_company_mfa_companies:report", args=[company.pk])
-    results = {
-        "size": size,
-        "counts": seeded["counts"],
-        "seed_seconds": seed_seconds,
-        "report": measure_get(client, report, rounds),
-        "report_not_enrolled": measure_get(client, f"{report}?state=not_enrolled", rounds),
-        "csv": measure_get(client, f"{report}?export=csv", rounds, trace=True),
-        "xlsx": measure_get(client, f"{report}?export=xlsx", rounds, trace=True),
-        "members": measure_get(
-            client, reverse("wagtail_company_mfa_companies:members", args=[company.pk]), rounds
-        ),
-        "companies": measure_get(client, reverse("wagtail_company_mfa_companies:index"), rounds),
+    pages = {
+        "report": (report, False),
+        "report_not_enrolled": (f"{report}?state=not_enrolled", False),
+        "csv": (f"{report}?export=csv", True),
+        "xlsx": (f"{report}?export=xlsx", True),
+        "members": (reverse("wagtail_company_mfa_companies:members", args=[company.pk]), False),
+        "companies": (reverse("wagtail_company_mfa_companies:index"), False),
     }
-    # One enrolled member in the middle of the company.
-    member = company.memberships.filter(user__username=f"member{(size // 2) | 1:06d}").get().user
-    results["recovery_code"] = measure_recovery_code(member, max(rounds, 10))
-    # Last: it leaves notice rows behind.
-    results["reminders"] = measure_reminders()
+    results: dict = {"size": size, "counts": seeded["counts"], "seed_seconds": seed_seconds}
+    for key, (url, trace) in pages.items():
+        if key in only:
+            results[key] = measure_get(client, url, rounds, trace=trace)
+    if "recovery_code" in only:
+        # One enrolled member in the middle of the company.
+        member = company.memberships.filter(user__username=f"member{(size // 2) | 1:06d}").get().user
+        results["recovery_code"] = measure_recovery_code(member, max(rounds, 10))
+    if "reminders" in only:
+        # Last: it leaves notice rows behind.
+        results["reminders"] = measure_reminders()
     results["total_seconds"] = time.perf_counter() - started
     print(json.dumps(results))
 
@@ -355,7 +423,15 @@ def prepare(template: Path) -> None:
     subprocess.run(command, env=env, check=True)
 
 
-def run_size(size: int, rounds: int, companies: int, database: Path, template: Path) -> dict:
+def run_size(
+    size: int,
+    rounds: int,
+    companies: int,
+    database: Path,
+    template: Path,
+    only: frozenset[str],
+    exempt: str,
+) -> dict:
     env = {
         **os.environ,
         "BENCH_CONFIG": "mfa",
@@ -366,7 +442,7 @@ def run_size(size: int, rounds: int, companies: int, database: Path, template: P
     # Migrated once per run (``--prepare``); each size starts from a copy of that file.
     shutil.copyfile(template, database)
     command = [sys.executable, __file__, "--worker", str(size), "--rounds", str(rounds)]
-    command += ["--companies", str(companies)]
+    command += ["--companies", str(companies), "--only", ",".join(sorted(only)), "--exempt", exempt]
     output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     database.unlink(missing_ok=True)
     return json.loads(output.strip().splitlines()[-1])
@@ -389,6 +465,8 @@ def print_table(results: list[dict], rounds: int, companies: int) -> None:
     rows: list[tuple[str, list[str]]] = []
 
     def page(label: str, key: str) -> None:
+        if key not in base:
+            return
         cells = []
         for r in results:
             cell = f"{duration(r[key]['seconds'])}, {r[key]['queries']} q"
@@ -397,12 +475,21 @@ def print_table(results: list[dict], rounds: int, companies: int) -> None:
             cells.append(cell)
         rows.append((label, cells))
 
+    def rss(value) -> str:
+        return "-" if value is None else f"{value:.1f} MiB"
+
     def export(label: str, key: str) -> None:
+        if key not in base:
+            return
         page(label, key)
         rows.append(
             (
-                f"  {label}: rows/s, peak",
-                [f"{r['size'] / r[key]['seconds']:,.0f}/s, {r[key]['peak_mib']:.1f} MiB" for r in results],
+                f"  {label}: rows/s, peak, RSS +",
+                [
+                    f"{r['size'] / r[key]['seconds']:,.0f}/s, {r[key]['peak_mib']:.1f} MiB, "
+                    f"{rss(r[key].get('rss_growth_mib'))}"
+                    for r in results
+                ],
             )
         )
 
@@ -418,40 +505,42 @@ def print_table(results: list[dict], rounds: int, companies: int) -> None:
     export("XLSX export", "xlsx")
     page("members page", "members")
     page("Companies listing", "companies")
-    for label in ("right", "wrong"):
+    if "recovery_code" in base:
+        for label in ("right", "wrong"):
+            rows.append(
+                (
+                    f"recovery code, {label}",
+                    [
+                        "{queries} q, {wall_us:,.0f} us wall, {cpu_us:,.0f} us CPU".format(
+                            **r["recovery_code"][label]
+                        )
+                        for r in results
+                    ],
+                )
+            )
+    if "reminders" in base:
         rows.append(
             (
-                f"recovery code, {label}",
+                "reminder run",
                 [
-                    "{queries} q, {wall_us:,.0f} us wall, {cpu_us:,.0f} us CPU".format(
-                        **r["recovery_code"][label]
-                    )
+                    f"{duration(r['reminders']['seconds'])}, {r['reminders']['emails']:,} emails, "
+                    f"{r['reminders']['queries']:,} q"
                     for r in results
                 ],
             )
         )
-    rows.append(
-        (
-            "reminder run",
-            [
-                f"{duration(r['reminders']['seconds'])}, {r['reminders']['emails']:,} emails, "
-                f"{r['reminders']['queries']:,} q"
-                for r in results
-            ],
+        rows.append(
+            (
+                "  per email",
+                [
+                    f"{r['reminders']['queries'] / r['reminders']['emails']:.2f} q, "
+                    f"{r['reminders']['seconds'] / r['reminders']['emails'] * 1e3:.2f} ms"
+                    if r["reminders"]["emails"]
+                    else "-"
+                    for r in results
+                ],
+            )
         )
-    )
-    rows.append(
-        (
-            "  per email",
-            [
-                f"{r['reminders']['queries'] / r['reminders']['emails']:.2f} q, "
-                f"{r['reminders']['seconds'] / r['reminders']['emails'] * 1e3:.2f} ms"
-                if r["reminders"]["emails"]
-                else "-"
-                for r in results
-            ],
-        )
-    )
     rows.append(
         ("process (seeding)", [f"{r['total_seconds']:.0f} s ({r['seed_seconds']:.0f} s)" for r in results])
     )
@@ -467,7 +556,10 @@ def print_table(results: list[dict], rounds: int, companies: int) -> None:
             f"{label:<{first}}"
             + "".join(f"  {cell:>{width}}" for cell, width in zip(cells, widths, strict=True))
         )
-    print("\nq: SQL queries of one request (or check, or run); ratios (x) against the smallest size")
+    print(
+        "\nq: SQL queries of one request (or check, or run); ratios (x) against the smallest size; "
+        "peak: tracemalloc; RSS +: resident memory above the level before the request"
+    )
 
 
 def main() -> None:
@@ -483,12 +575,27 @@ def main() -> None:
     parser.add_argument(
         "--tmpdir", help="where the SQLite files go (default: the system's temporary directory)"
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(MEASUREMENTS),
+        help=f"measure only these, comma-separated (default all: {','.join(MEASUREMENTS)})",
+    )
+    parser.add_argument(
+        "--exempt",
+        choices=sorted(EXEMPT_RULES),
+        default="none",
+        help="WAGTAIL_COMPANY_MFA_EXEMPT_USER exempting one member in ten: none (default), python (the "
+        "callable alone), sql (the callable with its exempt_users queryset)",
+    )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rounds < 1 or args.companies < 1:
         parser.error("--rounds and --companies must be at least 1")
+    only = frozenset(name.strip() for name in args.only.split(",") if name.strip())
+    if not only or only - set(MEASUREMENTS):
+        parser.error(f"--only takes some of {','.join(MEASUREMENTS)}")
     if args.worker is not None:
-        worker(args.worker, args.rounds, args.companies)
+        worker(args.worker, args.rounds, args.companies, only, args.exempt)
         return
     try:
         sizes = sorted({int(size.replace("_", "")) for size in args.sizes.split(",") if size.strip()})
@@ -504,7 +611,15 @@ def main() -> None:
         for size in sizes:
             started = time.perf_counter()
             results.append(
-                run_size(size, args.rounds, args.companies, Path(tmp) / f"scale-{size}.sqlite3", template)
+                run_size(
+                    size,
+                    args.rounds,
+                    args.companies,
+                    Path(tmp) / f"scale-{size}.sqlite3",
+                    template,
+                    only,
+                    args.exempt,
+                )
             )
             print(f"{size:,} members done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print_table(results, args.rounds, args.companies)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from factories import login_fields, sign_in
+from factories import enroll_user, login_fields, make_user, sign_in
 from wagtail import hooks
 
 from wagtail_company_mfa.models import UserSession
@@ -92,7 +94,9 @@ def login_queries(client, user) -> CaptureQueriesContext:
 def test_full_login_query_budget(client, demo):
     captured = login_queries(client, demo.erin)
     sql = [q["sql"] for q in captured]
-    assert len(sql) <= 45, "\n".join(sql)
+    assert len(sql) <= 41, "\n".join(sql)
+    # Wagtail's admin access check on the two MFA pages reads the permissions from the gate's query.
+    assert not [s for s in sql if "auth_group_permissions" in s and "UNION" not in s], "\n".join(sql)
     # SEC-10: the code is still checked and counted under the row lock, in one transaction.
     assert sum("throttling_failure_count" in s and s.startswith("UPDATE") for s in sql) == 2
     # The registry (SEC-36): two statements at the password step (no update_or_create transaction), and the
@@ -175,3 +179,78 @@ def test_verification_registry_move_never_breaks_the_unique_key(rf, demo):
     registry.retrack(request, old_key)
     rows = list(UserSession.objects.values_list("session_key", flat=True))
     assert rows == [request.session.session_key]
+
+
+@pytest.mark.parametrize("name", ["carol", "bob", "dave", "admin"])  # members (two companies), a superuser
+def test_the_gates_query_is_built_once_and_answers_as_the_orm_does(client, demo, monkeypatch, name):
+    """The UNION is compiled once per process (base/compiled.py); each request binds the user id only."""
+    from wagtail_company_mfa import factors
+    from wagtail_company_mfa.companies import policy
+
+    user = demo.user(name)
+    sign_in(client, user)
+    client.get(READS_USER)  # compiles it, if no earlier test did
+
+    def rebuilt(*args, **kwargs):
+        raise AssertionError("the gate's query was built again")
+
+    monkeypatch.setattr(policy, "_standing_query", rebuilt)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(READS_USER).status_code in (200, 302)
+    assert sum("UNION ALL" in q["sql"] for q in captured) == 1
+    # The same answer as the ORM's two separate questions.
+    requirement, keys = policy.standing_for(user)
+    assert requirement == policy.requirement_for(user)
+    assert keys == factors.factors_of(user)
+
+
+def _pending(client, user):
+    """A session that passed the password step only (Django's own login; Wagtail's refuses non-editors)."""
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("access", ["group", "own permission", "none", "another group"])
+def test_the_mfa_pages_keep_wagtails_access_check(client, demo, access):
+    """The permissions read by the gate's query give the answer ModelBackend's own queries gave."""
+
+    user = make_user(f"check-{access.replace(' ', '-')}", admin=access == "group")
+    if access == "own permission":
+        user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    if access == "another group":
+        # A group without Wagtail's admin permission: no access.
+        user.groups.add(Group.objects.create(name="Readers"))
+    user.phone, _codes = enroll_user(user)
+    _pending(client, user)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/admin/company-mfa/verify/")
+    own_queries = [
+        q["sql"] for q in captured if "auth_group_permissions" in q["sql"] and "UNION" not in q["sql"]
+    ]
+    assert not own_queries, own_queries
+    if access in ("group", "own permission"):
+        assert response.status_code == 200
+    else:
+        # Wagtail's answer to a signed-in user without admin access: back to the login page.
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_access_check_is_left_to_django_where_a_backend_reads_permissions_its_own_way(
+    client, demo, settings
+):
+    """A ModelBackend subclass may compute permissions differently: the gate then reads none for it."""
+    settings.AUTHENTICATION_BACKENDS = ["test_hot_paths.CountingBackend"]
+    CountingBackend.asked = 0
+    _pending(client, demo.erin)
+    response = client.get("/admin/company-mfa/verify/")
+    assert response.status_code == 200
+    assert CountingBackend.asked >= 1
+
+
+class CountingBackend(ModelBackend):
+    asked = 0
+
+    def _get_group_permissions(self, user_obj):
+        CountingBackend.asked += 1
+        return super()._get_group_permissions(user_obj)

@@ -350,3 +350,36 @@ def test_csv_formula_injection_leaves_ordinary_text_alone():
     assert report_views.neutralise_formula("") == ""
     assert report_views.neutralise_formula(None) is None
     assert report_views.neutralise_formula("=1+1") == "'=1+1"
+
+
+ASKED: list[str] = []
+
+
+def exempt_erin_counted(user) -> bool:
+    ASKED.append(user.email)
+    return exempt_erin(user)
+
+
+exempt_erin_counted.exempt_users = lambda users: users.filter(email__startswith="erin@")  # type: ignore[attr-defined]
+
+
+def test_an_exempt_rule_with_a_queryset_is_not_asked_per_member(admin_client, company, settings):
+    """With ``exempt_users`` the report finds the exempt in SQL: the same states, no call per member."""
+    python_states = {
+        m.user.email: m.state for m in reports.member_queryset(company, now=NOW).select_related("user")
+    }
+    python_summary = reports.summarize(company, now=NOW)
+    settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = "test_report.exempt_erin_counted"
+    ASKED.clear()
+    sql_states = {
+        m.user.email: m.state for m in reports.member_queryset(company, now=NOW).select_related("user")
+    }
+    assert sql_states == python_states
+    assert python_states["erin@example.com"] == reports.EXEMPT
+    assert reports.summarize(company, now=NOW) == python_summary
+    page = get(admin_client, report_url(company)).content.decode()
+    assert "1 member is exempt by the site&#x27;s settings." in page
+    rows = csv_rows(get(admin_client, report_url(company, export="csv")))
+    assert {row["Email"]: row["MFA"] for row in rows}["erin@example.com"] == "Exempt"
+    # Only the signed-in administrator's own requirement asks the callable (the gate, per request).
+    assert set(ASKED) <= {"anna@example.com"}, ASKED

@@ -268,3 +268,60 @@ def test_report_csv_download_starts_before_the_rows_are_read(superuser_client, r
     assert len(row_queries) == 1, row_queries
     assert row_queries[0] >= before, (row_queries, before)
     assert body.count("\n") == 30
+
+
+@pytest.mark.parametrize(
+    ("params", "own_count"),
+    [("", False), ("?state=not_enrolled&p=2", False), ("?state=enrolled", False), ("?role=admin", True)],
+)
+def test_the_page_takes_its_count_from_the_counts_at_the_top(
+    superuser_client, report_company, params, own_count
+):
+    """No second count of a large company: the listing's length is one of the counts already made."""
+    add_members(report_company, 120, "count")  # 40 enrolled, 80 overdue
+    url = f"/admin/company-mfa/companies/{report_company.pk}/report/{params}"
+    with time_machine.travel(NOW, tick=False), CaptureQueriesContext(connection) as queries:
+        response = superuser_client.get(url)
+    assert response.status_code == 200
+    counts = [query["sql"] for query in queries.captured_queries if 'COUNT(*) AS "__count"' in query["sql"]]
+    assert bool(counts) == own_count, counts
+    paginator = response.context["paginator"]
+    expected = {"": 120, "?state=not_enrolled&p=2": 80, "?state=enrolled": 40, "?role=admin": 0}[params]
+    assert paginator.count == expected
+    assert len(response.context["object_list"]) == {"?state=not_enrolled&p=2": 30}.get(
+        params, min(expected, 50)
+    )
+
+
+def exempt_every_fifth(user) -> bool:
+    return user.email.startswith("mix") and int(user.email[3:].split("@")[0]) % 5 == 0
+
+
+@pytest.mark.parametrize("exempt", [None, "test_report_sql.exempt_every_fifth"])
+@pytest.mark.parametrize("policy", ["set", "switched off"])
+def test_summary_counts_equal_the_states_counted_one_by_one(settings, exempt, policy):
+    """``summarize`` counts in one lean query what counting each member's ``state`` gives."""
+    settings.WAGTAIL_COMPANY_MFA_EXEMPT_USER = exempt
+    company = make_company(
+        "Mix Co",
+        require_mfa=policy == "set",
+        enforcement_date=datetime.date(2027, 3, 1),
+        time_zone="Pacific/Auckland",
+        new_member_grace_days=10,
+    )
+    users = add_users(30, "mix")
+    joins = [NOW - datetime.timedelta(days=days) for days in (400, 15, 5)]  # overdue, late overdue, due
+    CompanyMembership.objects.bulk_create(
+        CompanyMembership(user=user, company=company, joined_at=joins[n % 3], is_active=n != 29)
+        for n, user in enumerate(users)
+    )
+    for user in users[::4]:
+        enroll_user(user)
+    expected = enrollment.EnrollmentSummary.of(enrollment.member_queryset(company, now=NOW))
+    assert enrollment.summarize(company, now=NOW) == expected
+    assert expected.members == 29
+    if policy == "set":
+        assert expected.enrolled
+        assert expected.overdue
+        assert expected.due
+        assert bool(expected.exempt) == bool(exempt)

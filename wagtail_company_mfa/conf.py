@@ -44,7 +44,9 @@ class MFASettings:
         requirement (for example users whose identity provider already did MFA). Default: ``None``.
 
         An exempt user is never *required* to enroll, but a user who has enrolled anyway is still asked for
-        their code at login (no silent downgrade, SEC-26).
+        their code at login (no silent downgrade, SEC-26). An ``exempt_users`` attribute on the callable,
+        ``(queryset of users) -> queryset of the exempt ones``, lets the enrollment report find them in SQL
+        instead of asking the callable once per member (docs/settings.md).
         """
         value = self._get("EXEMPT_USER", None)
         if value is None or callable(value):

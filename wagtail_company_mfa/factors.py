@@ -229,13 +229,15 @@ def factors_of(user, *, among=None, confirmed: bool = True) -> frozenset[str]:
 def tagged_rows(user, fields, *, key_at: int, confirmed: bool = True) -> list:
     """
     For a ``UNION`` with another query whose columns have the types ``fields`` (model field instances): one
-    ``values_list`` per device model of every factor, a row per device of ``user``, with the factor's key in
-    column ``key_at`` and NULL in every other column. Lets a caller learn :func:`factors_of` in the same
-    query as something else (``companies.policy.standing_for``) without naming a device model.
+    ``values_list`` per device model of every factor, a row per device of ``user`` (a user or a user id),
+    with the factor's key in column ``key_at`` and NULL in every other column. Lets a caller learn
+    :func:`factors_of` in the same query as something else (``companies.policy.standing_for``) without
+    naming a device model.
     """
+    user_id = getattr(user, "pk", user)  # a user, or a user id
     querysets = []
     for factor in all_factors():
-        for queryset in factor.devices(confirmed=confirmed, user_id=user.pk):
+        for queryset in factor.devices(confirmed=confirmed, user_id=user_id):
             columns = {
                 f"mfa_column_{index}": Value(factor.key if index == key_at else None, output_field=field)
                 for index, field in enumerate(fields)

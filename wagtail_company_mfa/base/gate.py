@@ -37,10 +37,10 @@ from django.views import static as static_views
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from .. import factors
-from ..companies.policy import Requirement, standing_for
+from ..companies.policy import Requirement, standing_for, standing_with_permissions
 from ..conf import mfa_settings
 from ..recovery_codes import unsaved
-from . import methods, pending
+from . import admin_access, methods, pending
 from .pending import PENDING_URL_NAMES
 
 logger = logging.getLogger(__name__)
@@ -277,7 +277,15 @@ def standing(request, user) -> Standing:
     known = getattr(request, STANDING_ATTRIBUTE, None)
     if known is not None and known[0] == user.pk:
         return known[1]
-    requirement, keys = standing_for(user)
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.view_name in PENDING_URL_NAMES and admin_access.wanted(user):
+        # An MFA page: Wagtail's admin access check is about to read the user's permissions; the same query
+        # reads them for it (base/admin_access.py).
+        requirement, keys, permissions = standing_with_permissions(user)
+        if permissions is not None:
+            admin_access.keep(user, permissions)
+    else:
+        requirement, keys = standing_for(user)
     answer = Standing(requirement=requirement, factors=keys)
     setattr(request, STANDING_ATTRIBUTE, (user.pk, answer))
     return answer

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
@@ -164,12 +164,37 @@ def exempt_membership_ids(company) -> list[int]:
     ]
 
 
-def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids=None):
+def exempt_condition(company) -> Q | None:
+    """
+    The memberships of ``company`` whose user the site's ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` exempts, as a
+    condition on memberships; ``None`` when nobody can be (no setting, or no policy).
+
+    When the callable has an ``exempt_users`` attribute, ``exempt_users(queryset of users)`` gives the
+    exempt users as a queryset (docs/settings.md), and the condition is a subquery: no Python per member, so
+    the report's counts, filters and pages cost the same with the setting as without. Otherwise the callable
+    is asked for each member who is not enrolled (:func:`exempt_membership_ids`), on every page view.
+    """
+    exempt = mfa_settings.EXEMPT_USER
+    if not exempt or not company.policy_is_set:
+        return None
+    exempt_users = getattr(exempt, "exempt_users", None)
+    if exempt_users is not None:
+        User = get_user_model()
+        return Q(user_id__in=exempt_users(User._default_manager.all()).values("pk"))
+    ids = exempt_membership_ids(company)
+    return Q(pk__in=ids) if ids else None
+
+
+#: "Work the exempt members out here" (the default of ``exempt`` below), as opposed to ``None``: nobody.
+ASK = object()
+
+
+def member_queryset(company, *, now: datetime.datetime | None = None, exempt: Any = ASK):
     """
     The active members of ``company`` with their user and, annotated in SQL: ``enrolled_at`` (their first
     enrolling device's creation), ``last_used_at``, ``is_enrolled``, ``grace_applied`` and ``state`` (one of
     the states above, at ``now``). One query however many members; filter, order and count on the
-    annotations. ``exempt_ids`` is :func:`exempt_membership_ids` when the caller already has it.
+    annotations. ``exempt`` is :func:`exempt_condition` when the caller already has it.
     """
     now = now or timezone.now()
     queryset = (
@@ -190,11 +215,11 @@ def member_queryset(company, *, now: datetime.datetime | None = None, exempt_ids
                 output_field=CharField(),
             ),
         )
-    if exempt_ids is None:
-        exempt_ids = exempt_membership_ids(company)
+    if exempt is ASK:
+        exempt = exempt_condition(company)
     whens = [When(is_enrolled=True, then=Value(ENROLLED))]
-    if exempt_ids:
-        whens.append(When(pk__in=exempt_ids, then=Value(EXEMPT)))
+    if exempt is not None:
+        whens.append(When(exempt, then=Value(EXEMPT)))
     overdue = overdue_condition(company, now)
     if overdue is not None:
         whens.append(When(overdue, then=Value(OVERDUE)))
@@ -327,9 +352,36 @@ class EnrollmentSummary:
         )
 
 
-def summarize(company, *, now: datetime.datetime | None = None, exempt_ids=None) -> EnrollmentSummary:
-    """The :class:`EnrollmentSummary` of ``company``'s active members (one query, counted in SQL)."""
-    return EnrollmentSummary.of(member_queryset(company, now=now, exempt_ids=exempt_ids))
+def summarize(company, *, now: datetime.datetime | None = None, exempt: Any = ASK) -> EnrollmentSummary:
+    """
+    The :class:`EnrollmentSummary` of ``company``'s active members, in one query: the same counts as
+    ``EnrollmentSummary.of(member_queryset(...))``, with each member's enrollment asked once.
+
+    Counting the ``state`` annotation per state repeats its ``CASE`` (and the ``EXISTS`` in it) in every
+    count: five ``EXISTS`` per member, 2.5 times the time of this query at 100,000 members on SQLite. Here
+    "enrolled" is ``user_id IN`` the enrolled users (a subquery the database reads once, not once per
+    member); the overdue and the exempt are counted only among those whose ``joined_at`` (or id) already
+    matches, with the enrollment test last, and "not enrolled yet" is what is left.
+    """
+    now = now or timezone.now()
+    members = CompanyMembership.objects.filter(company_id=company.pk, is_active=True).order_by()
+    enrolled = Q(user_id__in=factors.enrolled_user_ids())
+    counts: dict[str, Any] = {"members": Count("pk"), ENROLLED: Count("pk", filter=enrolled)}
+    if company.policy_is_set:
+        if exempt is ASK:
+            exempt = exempt_condition(company)
+        if exempt is not None:
+            counts[EXEMPT] = Count("pk", filter=exempt & ~enrolled)
+        overdue = overdue_condition(company, now)
+        if overdue is not None:
+            not_exempt = ~exempt if exempt is not None else Q()
+            counts[OVERDUE] = Count("pk", filter=overdue & not_exempt & ~enrolled)
+    result = members.aggregate(**counts)
+    exempt, overdue_count = result.get(EXEMPT, 0), result.get(OVERDUE, 0)
+    due = result["members"] - result[ENROLLED] - exempt - overdue_count if company.policy_is_set else 0
+    return EnrollmentSummary(
+        members=result["members"], enrolled=result[ENROLLED], overdue=overdue_count, due=due, exempt=exempt
+    )
 
 
 def user_fields(*names: str) -> list[str]:

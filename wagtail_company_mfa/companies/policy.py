@@ -15,24 +15,31 @@ from __future__ import annotations
 
 import datetime
 import enum
+from collections import namedtuple
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
+from django.core.signals import setting_changed
+from django.db import router
 from django.db.models import (
     BooleanField,
     CharField,
     DateField,
     DateTimeField,
     Exists,
+    Field,
     IntegerField,
     OuterRef,
     Q,
     Subquery,
     Value,
 )
+from django.dispatch import receiver
 from django.utils import timezone
 
 from .. import factors
+from ..base import admin_access
+from ..base.compiled import CompiledQueries
 from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
 from ..models import (
     MAX_ENFORCEMENT_DATE,
@@ -175,86 +182,106 @@ def company_deadlines(user) -> list[CompanyDeadline]:
     return _deadlines_from(_company_rows(user))
 
 
-def _member_rows(user):
+@dataclass(frozen=True)
+class CompanyColumn:
+    """One column of a company row (:func:`company_deadlines`, :func:`standing_for`)."""
+
+    #: Its name in :data:`CompanyRow`.
+    key: str
+    #: What it reads through a membership, and from a company (a field or an annotation of those rows).
+    through_membership: str
+    from_company: str
+    #: Its type (also the type of that column in the factor rows of :func:`standing_for`).
+    field: Field
+
+
+#: The columns of a company row, in order. A new column of the company policy is one line here (and the
+#: code that reads it from :data:`CompanyRow`); the gate's query picks it up.
+COMPANY_COLUMNS = (
+    CompanyColumn("company_id", "company_id", "pk", IntegerField()),
+    CompanyColumn("name", "company__name", "name", CharField()),
+    CompanyColumn("enforcement_date", "company__enforcement_date", "enforcement_date", DateField()),
+    CompanyColumn("time_zone", "company__time_zone", "time_zone", CharField()),
+    CompanyColumn("grace_days", "company__new_member_grace_days", "new_member_grace_days", IntegerField()),
+    CompanyColumn("joined_at", "joined_at", "joined_at", DateTimeField()),
+    CompanyColumn("governs", "governs", "governs", BooleanField()),
+    CompanyColumn("allowed_methods", "company__allowed_methods", "allowed_methods", CharField()),
+)
+CompanyRow = namedtuple("CompanyRow", [column.key for column in COMPANY_COLUMNS])  # type: ignore[misc]
+
+#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
+ROW_FIELDS = tuple(column.field for column in COMPANY_COLUMNS)
+#: The column of a factor row that holds the factor's key (a text column); the company id column of such a
+#: row is NULL.
+FACTOR_KEY_COLUMN = 1
+#: The text column that tells a permission row (``base.admin_access``) from a factor row (NULL there).
+ROW_KIND_COLUMN = 3
+
+
+def _member_rows(user_id):
     return (
         CompanyMembership.objects.filter(
-            user_id=user.pk,
+            user_id=user_id,
             is_active=True,
             company__require_mfa=True,
             company__enforcement_date__isnull=False,
         )
         .annotate(governs=Value(False, output_field=BooleanField()))
-        .values_list(
-            "company_id",
-            "company__name",
-            "company__enforcement_date",
-            "company__time_zone",
-            "company__new_member_grace_days",
-            "joined_at",
-            "governs",
-            "company__allowed_methods",
-        )
+        .values_list(*(column.through_membership for column in COMPANY_COLUMNS))
         .order_by()
     )
 
 
-def _governor_rows(user):
+def _governor_rows(user_id, *, superuser: bool):
     """
     The companies that require MFA of a user who may govern every company, as one query: each requiring
     company with the user's membership (if any), and whether the user holds ``manage_all_companies``
     (directly or through a group; a superuser holds it without asking).
     """
     membership = CompanyMembership.objects.filter(
-        company_id=OuterRef("pk"), user_id=user.pk, is_active=True
+        company_id=OuterRef("pk"), user_id=user_id, is_active=True
     ).values("joined_at")[:1]
     companies = Company.objects.filter(require_mfa=True, enforcement_date__isnull=False).annotate(
         joined_at=Subquery(membership)
     )
-    if user.is_superuser:
+    if superuser:
         companies = companies.annotate(governs=Value(True, output_field=BooleanField()))
     else:
         holds = Permission.objects.filter(
             content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
-        ).filter(Q(user=user.pk) | Q(group__user=user.pk))
+        ).filter(Q(user=user_id) | Q(group__user=user_id))
         companies = companies.annotate(governs=Exists(holds)).filter(
             Q(joined_at__isnull=False) | Q(governs=True)
         )
-    return companies.values_list(
-        "pk",
-        "name",
-        "enforcement_date",
-        "time_zone",
-        "new_member_grace_days",
-        "joined_at",
-        "governs",
-        "allowed_methods",
-    ).order_by()
+    return companies.values_list(*(column.from_company for column in COMPANY_COLUMNS)).order_by()
 
 
-#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
-ROW_FIELDS = (
-    IntegerField(),
-    CharField(),
-    DateField(),
-    CharField(),
-    IntegerField(),
-    DateTimeField(),
-    BooleanField(),
-    CharField(),
-)
-#: The column of a factor row that holds the factor's key; the company id column of such a row is NULL.
-FACTOR_KEY_COLUMN = 1
+#: The shapes of the company rows: through memberships only, or every company for a governor.
+MEMBER, GOVERNOR, SUPERUSER = "member", "governor", "superuser"
+
+
+def _variant(user) -> str:
+    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
+        return MEMBER
+    return SUPERUSER if user.is_superuser else GOVERNOR
+
+
+def _rows_of(variant: str, user_id):
+    if variant == MEMBER:
+        return _member_rows(user_id)
+    return _governor_rows(user_id, superuser=variant == SUPERUSER)
 
 
 def _company_rows(user):
-    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
-        return _member_rows(user)
-    return _governor_rows(user)
+    return _rows_of(_variant(user), user.pk)
 
 
 def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
-    for company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed in rows:
+    for row in rows:
+        company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed = (
+            CompanyRow._make(row)
+        )
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(
@@ -308,28 +335,65 @@ def requirement_for(user, *, now: datetime.datetime | None = None) -> Requiremen
 def standing_for(user, *, now: datetime.datetime | None = None) -> tuple[Requirement, frozenset[str]]:
     """
     ``(requirement_for(user), factors.factors_of(user))`` in one query instead of two: the company rows and
-    the factor rows of the registry (``factors.tagged_rows``) as one ``UNION ALL``. What the gate asks of
-    a session that has not passed the second factor, on every request (docs/performance.md). An anonymous
-    or exempt user costs only the factor query (the requirement needs none).
+    the factor rows of the registry (``factors.tagged_rows``) as one ``UNION ALL``, compiled to SQL once per
+    process (``base/compiled.py``). What the gate asks of a session that has not passed the second factor,
+    on every request (docs/performance.md). An anonymous or exempt user costs only the factor query (the
+    requirement needs none).
     """
+    requirement, keys, _permissions = _standing(user, now, permissions=False)
+    return requirement, keys
+
+
+def standing_with_permissions(
+    user, *, now: datetime.datetime | None = None
+) -> tuple[Requirement, frozenset[str], dict[str, set[str]] | None]:
+    """
+    :func:`standing_for`, and in the same query the user's permissions as Django's ``ModelBackend`` reads
+    them, by source (``base.admin_access``): for the MFA pages, whose Wagtail access check would read them
+    again. ``None`` for the permissions when they were not read (an exempt user).
+    """
+    return _standing(user, now, permissions=True)
+
+
+def _standing(user, now, *, permissions: bool):
     if user is None or not user.is_authenticated:
-        return NOT_REQUIRED, frozenset()
+        return NOT_REQUIRED, frozenset(), None
     if is_exempt(user):
-        return NOT_REQUIRED, factors.factors_of(user)
+        return NOT_REQUIRED, factors.factors_of(user), None
     now = _instant(now)
-    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
-    rows = (
-        _company_rows(user)
-        .union(*factors.tagged_rows(user, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN), all=True)
-        .order_by()
-    )
+    rows = _STANDING.rows((_variant(user), permissions), user.pk, using=router.db_for_read(CompanyMembership))
     company_rows, keys = [], set()
+    read: dict[str, set[str]] = {admin_access.USER: set(), admin_access.GROUP: set()}
     for row in rows:
-        if row[0] is None:
+        if row[0] is not None:
+            company_rows.append(row)
+        elif row[ROW_KIND_COLUMN] is None:
             keys.add(row[FACTOR_KEY_COLUMN])
         else:
-            company_rows.append(row)
-    return _requirement(user, _deadlines_from(company_rows), now), frozenset(keys)
+            read[row[ROW_KIND_COLUMN]].add(row[FACTOR_KEY_COLUMN])
+    requirement = _requirement(user, _deadlines_from(company_rows), now)
+    return requirement, frozenset(keys), read if permissions else None
+
+
+def _standing_query(variant: tuple[str, bool], user_id):
+    rows_variant, permissions = variant
+    others = factors.tagged_rows(user_id, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN)
+    if permissions:
+        others += admin_access.permission_rows(
+            user_id, ROW_FIELDS, text_at=FACTOR_KEY_COLUMN, kind_at=ROW_KIND_COLUMN
+        )
+    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
+    return _rows_of(rows_variant, user_id).union(*others, all=True).order_by()
+
+
+#: The gate's query, compiled once per variant and database (base/compiled.py): a request binds the user id.
+_STANDING = CompiledQueries(_standing_query)
+
+
+@receiver(setting_changed)
+def _forget_compiled(setting, **kwargs):
+    if setting.startswith("WAGTAIL_COMPANY_MFA_") or setting == "AUTH_USER_MODEL":
+        _STANDING.clear()
 
 
 def _instant(now: datetime.datetime | None) -> datetime.datetime:

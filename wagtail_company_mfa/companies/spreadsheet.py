@@ -77,26 +77,54 @@ _SHEET_START = (
 _SHEET_END = "</sheetData></worksheet>"
 
 
+#: An empty cell.
+EMPTY_CELL = "<c/>"
+
+
+def text_cell(value: str) -> str:
+    """A text cell: always an inline string, so nothing a member typed becomes a formula."""
+    text = escape(_ILLEGAL.sub("", value))
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def datetime_cell(value: datetime.datetime | datetime.date) -> str:
+    """A date or a naive datetime, with the workbook's date format."""
+    return f'<c t="d" s="1"><v>{value.isoformat()}</v></c>'
+
+
 def _cell(value) -> str:
-    """One ``<c>`` element. Text is always an inline string, so nothing a member typed becomes a formula."""
+    """One ``<c>`` element for a value of any supported type."""
     if value is None or value == "":
-        return "<c/>"
+        return EMPTY_CELL
+    if isinstance(value, str):
+        return text_cell(value)
     if isinstance(value, bool):
         return f'<c t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int | float):
         return f"<c><v>{value!r}</v></c>"
     if isinstance(value, datetime.datetime):
-        return f'<c t="d" s="1"><v>{value.replace(tzinfo=None).isoformat()}</v></c>'
+        return datetime_cell(value.replace(tzinfo=None))
     if isinstance(value, datetime.date):
-        return f'<c t="d" s="1"><v>{value.isoformat()}</v></c>'
-    text = escape(_ILLEGAL.sub("", str(value)))
-    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+        return datetime_cell(value)
+    return text_cell(str(value))
 
 
 def write_xlsx(rows, output, *, date_format: str = "yyyy-mm-dd hh:mm", sheet_name: str = "Sheet1") -> None:
     """
     Write ``rows`` (an iterable of sequences of cell values: text, numbers, booleans, naive datetimes, dates
     or ``None``; the first one is the heading) as an XLSX workbook to the binary file ``output``.
+    """
+    cells = ("".join(_cell(value) for value in row) for row in rows)
+    write_cell_rows([], cells, output, date_format=date_format, sheet_name=sheet_name)
+
+
+def write_cell_rows(
+    heading, rows, output, *, date_format: str = "yyyy-mm-dd hh:mm", sheet_name: str = "Sheet1"
+) -> None:
+    """
+    Write the rows ``heading`` then ``rows`` (iterables of strings, each the cells of one row already
+    written with :func:`text_cell`, :func:`datetime_cell`...) as an XLSX workbook to the binary file
+    ``output``, a few hundred rows at a time.
     """
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -106,9 +134,9 @@ def write_xlsx(rows, output, *, date_format: str = "yyyy-mm-dd hh:mm", sheet_nam
         archive.writestr("xl/styles.xml", _STYLES.format(date_format=quoteattr(date_format)))
         with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             sheet.write(_SHEET_START.encode())
-            batch = []
+            batch = [f"<row>{row}</row>" for row in heading]
             for row in rows:
-                batch.append("<row>" + "".join(_cell(value) for value in row) + "</row>")
+                batch.append(f"<row>{row}</row>")
                 if len(batch) >= 500:
                     sheet.write("".join(batch).encode())
                     batch = []

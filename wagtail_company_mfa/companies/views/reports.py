@@ -6,8 +6,6 @@ summary at the top. The rows come from :mod:`wagtail_company_mfa.companies.enrol
 
 from __future__ import annotations
 
-import datetime
-import itertools
 import tempfile
 from typing import TYPE_CHECKING
 
@@ -26,24 +24,25 @@ from wagtail.admin.views.mixins import ExcelDateFormatter
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
+from ... import factors
 from ...models import CompanyMembership
-from .. import permissions, spreadsheet
+from .. import export, permissions
 from ..enrollment import (
     DUE,
     ENROLLED,
     NOT_ENROLLED,
     OVERDUE,
     STATE_FILTER_CHOICES,
-    STATE_LABELS,
     EnrollmentSummary,
-    exempt_membership_ids,
+    exempt_condition,
     member_queryset,
-    member_row,
     member_rows,
+    summarize,
     summary_sentence,
     user_name_ordering,
     user_search_fields,
 )
+from ..export import FORMULA_TRIGGERS, neutralise_formula  # noqa: F401 (their documented home)
 from ..permissions import company_permission_policy
 from .mixins import role_filter
 
@@ -70,30 +69,22 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
 
     def filter_state(self, queryset, name, value):
         # The state is an SQL annotation (enrollment.member_queryset), so the filter pages in the database.
+        # Enrolled or not: ``user_id IN`` the enrolled users, read once, rather than an EXISTS per member.
         if value == NOT_ENROLLED:
-            return queryset.filter(is_enrolled=False)
-        if value in (ENROLLED, OVERDUE, DUE):
+            return queryset.exclude(user_id__in=factors.enrolled_user_ids())
+        if value == ENROLLED:
+            return queryset.filter(user_id__in=factors.enrolled_user_ids())
+        if value in (OVERDUE, DUE):
             return queryset.filter(state=value)
         return queryset
-
-
-#: A spreadsheet cell starting with one of these may be read as a formula by Excel, LibreOffice or Google
-#: Sheets (CSV injection, OWASP): the text of a name or an email address is then executed, not shown.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value):
-    """``value`` made inert for a spreadsheet: text that could start a formula gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return f"'{value}"
-    return value
 
 
 class FormulaSafeExportMixin(_ExportMixinBase):
     """
     For a view with Wagtail's CSV/XLSX export: every text cell that a spreadsheet could take for a formula is
     prefixed with ``'`` (docs/security.md, "Exports"). Names, usernames and email addresses are typed by the
-    people themselves, so no text column is trusted.
+    people themselves, so no text column is trusted. (The enrollment report writes its own exports, through
+    ``companies/export.py``, which does the same for every text column.)
     """
 
     def preprocess_field_value(self, field, value, export_format):
@@ -196,15 +187,48 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     export_chunk_size = 2000
 
     @cached_property
-    def exempt_ids(self) -> list[int]:
-        return exempt_membership_ids(self.company)
+    def exempt(self):
+        # Worked out once per request: the counts, the listing and the export share it.
+        return exempt_condition(self.company)
 
     def get_base_queryset(self):
-        return member_queryset(self.company, now=self.now, exempt_ids=self.exempt_ids)
+        return member_queryset(self.company, now=self.now, exempt=self.exempt)
+
+    def get_paginator(self, queryset, per_page, *args, **kwargs):
+        paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
+        known = self.known_count()
+        if known is not None:
+            # Django's Paginator.count is a cached property: set, it is not counted again in SQL.
+            paginator.__dict__["count"] = known
+        return paginator
+
+    def known_count(self) -> int | None:
+        """
+        The number of members the listing shows, when the counts at the top already say it (no search, no
+        role, at most a state filter), so that the page does not count a large company twice; else ``None``.
+        """
+        if self.is_searching:
+            return None
+        state = None
+        if self.filters is not None:
+            if not self.filters.is_valid():
+                return None
+            data = self.filters.form.cleaned_data
+            if any(value for name, value in data.items() if name != "state"):
+                return None
+            state = data.get("state") or None
+        summary = self.summary
+        return {
+            None: summary.members,
+            ENROLLED: summary.enrolled,
+            NOT_ENROLLED: summary.not_enrolled,
+            OVERDUE: summary.overdue,
+            DUE: summary.due,
+        }.get(state)
 
     def paginate_queryset(self, queryset, page_size):
         # Only the page's members become report rows (an export is not paginated: it stays a queryset and is
-        # read in chunks, see to_row_dict).
+        # read in chunks as tuples, see stream_csv).
         paginator, page, object_list, is_paginated = super().paginate_queryset(queryset, page_size)
         page.object_list = member_rows(object_list, self.company)
         return paginator, page, page.object_list, is_paginated
@@ -219,7 +243,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     @cached_property
     def summary(self) -> EnrollmentSummary:
         # The whole company whatever the filter or search: counted in SQL.
-        return EnrollmentSummary.of(self.get_base_queryset())
+        return summarize(self.company, now=self.now, exempt=self.exempt)
 
     def get_index_url(self):
         return reverse(self.index_url_name, args=[self.company.pk])
@@ -255,85 +279,34 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def get_filename(self):
         return f"mfa-enrollment-{self.company.slug}-{timezone.localdate(self.now, self.zone):%Y-%m-%d}"
 
-    # Export: datetimes in the admin's own time zone, named in the heading.
+    # Exports: plain tuples in chunks, one small function per column (companies/export.py); datetimes in the
+    # admin's own time zone, named in the heading.
 
     @cached_property
-    def export_headings(self):
-        zone = self.zone_name
-        return {
-            "name": gettext("Name"),
-            "username": gettext("Username"),
-            "email": gettext("Email"),
-            "role_label": gettext("Role"),
-            "state_label": gettext("MFA"),
-            "overdue_label": gettext("Overdue"),
-            "deadline": gettext("Deadline (%(zone)s)") % {"zone": zone},
-            "enrolled_at": gettext("Enrolled since (%(zone)s)") % {"zone": zone},
-            "last_used_at": gettext("Last used (%(zone)s)") % {"zone": zone},
-            "joined_at": gettext("Joined (%(zone)s)") % {"zone": zone},
-        }
-
-    def _local(self, value):
-        return value.astimezone(self.zone) if value else None
-
-    @cached_property
-    def _labels(self) -> dict:
-        # Translated once per export, not once per row.
-        return {
-            "state": {state: str(label) for state, label in STATE_LABELS.items()},
-            "role": {role: str(label) for role, label in CompanyMembership.Role.choices},
-            "overdue": {True: gettext("Yes"), False: gettext("No")},
-        }
-
-    def to_row_dict(self, item):
-        if isinstance(item, CompanyMembership):
-            item = member_row(item, self.company)
-        labels = self._labels
-        return {
-            "name": item.name,
-            "username": item.username,
-            "email": item.email,
-            "role_label": labels["role"].get(item.role, item.role),
-            "state_label": labels["state"][item.state],
-            "overdue_label": labels["overdue"][item.is_overdue],
-            "deadline": self._local(item.deadline),
-            "enrolled_at": self._local(item.enrolled_at),
-            "last_used_at": self._local(item.last_used_at),
-            "joined_at": self._local(item.joined_at),
-        }
-
-    @cached_property
-    def custom_value_preprocess(self):
-        return {
-            **super().custom_value_preprocess,
-            datetime.datetime: {
-                self.FORMAT_XLSX: lambda value: value.replace(tzinfo=None),
-                self.FORMAT_CSV: lambda value: value.strftime("%Y-%m-%d %H:%M"),
-            },
-            type(None): {self.FORMAT_XLSX: lambda value: "", self.FORMAT_CSV: lambda value: ""},
-        }
-
-    # Streaming exports: the rows are read in chunks and written as they come.
+    def export_columns(self) -> list[export.ExportColumn]:
+        columns = {column.key: column for column in export.report_columns(self.company)}
+        return [columns[key] for key in self.list_export]
 
     def stream_csv(self, queryset):
-        return super().stream_csv(queryset.iterator(chunk_size=self.export_chunk_size))
-
-    def get_heading(self, queryset, field):
-        return super().get_heading(CompanyMembership.objects.none(), field)
+        return export.stream_csv(
+            queryset,
+            self.export_columns,
+            zone=self.zone,
+            zone_name=self.zone_name,
+            chunk_size=self.export_chunk_size,
+        )
 
     def write_xlsx(self, queryset, output):
-        # Wagtail's write_xlsx, with the same values and date format, through a writer that does not build
-        # a cell object per value (companies/spreadsheet.py).
-        headings = [self.get_heading(queryset, field) for field in self.list_export]
-        rows = (
-            [
-                self.preprocess_field_value(field, value, self.FORMAT_XLSX)
-                for field, value in self.to_row_dict(item).items()
-            ]
-            for item in queryset
-        )
-        spreadsheet.write_xlsx(
-            itertools.chain([headings], rows), output, date_format=ExcelDateFormatter().get()
+        # The same values and date format as Wagtail's write_xlsx, through a writer that does not build a
+        # cell object per value (companies/spreadsheet.py).
+        export.write_xlsx(
+            queryset,
+            self.export_columns,
+            output,
+            zone=self.zone,
+            zone_name=self.zone_name,
+            date_format=ExcelDateFormatter().get(),
+            chunk_size=self.export_chunk_size,
         )
 
     def write_xlsx_response(self, queryset):
@@ -342,7 +315,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         # there.
         output = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
         try:
-            self.write_xlsx(queryset.iterator(chunk_size=self.export_chunk_size), output)
+            self.write_xlsx(queryset, output)
             output.seek(0)
         except BaseException:
             output.close()
