@@ -279,9 +279,8 @@ def _company_rows(user):
 def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
     for row in rows:
-        company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed = (
-            CompanyRow._make(row)
-        )
+        # In the order of COMPANY_COLUMNS (CompanyRow's fields).
+        company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed = row
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(
