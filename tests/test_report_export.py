@@ -21,7 +21,7 @@ from factories import PASSWORD, enroll_user, join, make_company, make_user, pass
 from wagtail.users.models import UserProfile
 
 from wagtail_company_mfa import factors
-from wagtail_company_mfa.companies import enrollment, export
+from wagtail_company_mfa.companies import enrollment, export, report_export
 from wagtail_company_mfa.models import CompanyMembership
 from wagtail_company_mfa.totp import algorithm as totp
 
@@ -151,7 +151,7 @@ def test_a_column_with_its_own_annotation_joins_the_pipeline(company):
         methods,
         annotations=annotations,
     )
-    columns = [*export.report_columns(company)[:1], column]
+    columns = [*report_export.report_columns(company)[:1], column]
     stream = export.stream_csv(
         enrollment.member_queryset(company, now=NOW).order_by("pk"), columns, zone=UTC, zone_name="UTC"
     )
@@ -168,7 +168,7 @@ def test_a_column_with_its_own_annotation_joins_the_pipeline(company):
 
 def test_a_user_model_with_its_own_full_name_is_asked_without_a_query(company, django_assert_num_queries):
     """A custom ``get_full_name`` gets a user object built from the row's values (no query per member)."""
-    columns = [column for column in export.report_columns(company) if column.key in ("name", "email")]
+    columns = [column for column in report_export.report_columns(company) if column.key in ("name", "email")]
     queryset = enrollment.member_queryset(company, now=NOW).order_by("pk")
     with django_assert_num_queries(1):
         rows = list(

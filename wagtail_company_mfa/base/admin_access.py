@@ -18,6 +18,7 @@ is active and not a superuser (a superuser's check asks no query).
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from django.contrib.auth import get_backends, get_user_model
 from django.contrib.auth.backends import AllowAllUsersModelBackend, ModelBackend
@@ -79,8 +80,9 @@ def permission_rows(user_id, fields, *, text_at: int, kind_at: int) -> list:
     }
     querysets = []
     for kind, permissions in sources.items():
-        columns = {}
+        columns: dict[str, Any] = {}
         for index, field in enumerate(fields):
+            value: Any
             if index == text_at:
                 value = Concat(
                     F("content_type__app_label"), Value("."), F("codename"), output_field=CharField()

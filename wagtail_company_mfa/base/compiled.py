@@ -92,11 +92,11 @@ class CompiledQueries:
     """One :class:`CompiledQuery` per variant of a query (``build(variant, user_id)``), made when first
     run."""
 
-    def __init__(self, build: Callable[[Hashable, int], QuerySet]):
+    def __init__(self, build: Callable[[Any, int], QuerySet]):
         self._build = build
         self._queries: dict[Hashable, CompiledQuery] = {}
 
-    def rows(self, variant: Hashable, user_id: int, using: str = "default") -> list[tuple]:
+    def rows(self, variant: Any, user_id: int, using: str = "default") -> list[tuple]:
         query = self._queries.get(variant)
         if query is None:
             query = self._queries.setdefault(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-from collections import namedtuple
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
@@ -186,7 +185,7 @@ def company_deadlines(user) -> list[CompanyDeadline]:
 class CompanyColumn:
     """One column of a company row (:func:`company_deadlines`, :func:`standing_for`)."""
 
-    #: Its name in :data:`CompanyRow`.
+    #: Its name in a row's values (:data:`COMPANY_KEYS`).
     key: str
     #: What it reads through a membership, and from a company (a field or an annotation of those rows).
     through_membership: str
@@ -196,7 +195,7 @@ class CompanyColumn:
 
 
 #: The columns of a company row, in order. A new column of the company policy is one line here (and the
-#: code that reads it from :data:`CompanyRow`); the gate's query picks it up.
+#: code that reads it by its key in ``_deadlines_from``); the gate's query picks it up.
 COMPANY_COLUMNS = (
     CompanyColumn("company_id", "company_id", "pk", IntegerField()),
     CompanyColumn("name", "company__name", "name", CharField()),
@@ -207,7 +206,8 @@ COMPANY_COLUMNS = (
     CompanyColumn("governs", "governs", "governs", BooleanField()),
     CompanyColumn("allowed_methods", "company__allowed_methods", "allowed_methods", CharField()),
 )
-CompanyRow = namedtuple("CompanyRow", [column.key for column in COMPANY_COLUMNS])  # type: ignore[misc]
+#: The names of a company row's values, in order.
+COMPANY_KEYS = tuple(column.key for column in COMPANY_COLUMNS)
 
 #: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
 ROW_FIELDS = tuple(column.field for column in COMPANY_COLUMNS)
@@ -279,8 +279,11 @@ def _company_rows(user):
 def _deadlines_from(rows) -> list[CompanyDeadline]:
     deadlines = []
     for row in rows:
-        # In the order of COMPANY_COLUMNS (CompanyRow's fields).
-        company_id, name, enforcement_date, time_zone, grace_days, joined_at, governs, allowed = row
+        values = dict(zip(COMPANY_KEYS, row, strict=True))
+        company_id, name, time_zone = values["company_id"], values["name"], values["time_zone"]
+        enforcement_date, grace_days = values["enforcement_date"], values["grace_days"]
+        joined_at, governs = values["joined_at"], values["governs"]
+        allowed = values["allowed_methods"]
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(

@@ -20,7 +20,8 @@ there are:
    ``UPDATE`` (rows locked with ``SKIP LOCKED`` where the database has it). Another run skips claimed rows
    until the claim is older than :data:`CLAIM_TIMEOUT`; a running sender renews its claims well before that.
 3. **Check** each claimed row against the database *now* (still a member, still not enrolled, the same
-   deadline...): one that is no longer true is cancelled, not sent.
+   deadline...): one that is no longer true is cancelled, not sent (:mod:`.compose`, which also builds
+   the emails).
 4. **Send, then mark**: the batch's emails go over one connection to the mail server, handed over one at a
    time so the run knows which were accepted; then one ``UPDATE`` marks the accepted ones sent.
 
@@ -45,7 +46,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -53,14 +53,12 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from .. import compat, factors
-from ..base.users import user_time_zone
-from ..companies import policy
+from .. import compat
 from ..conf import mfa_settings
-from ..models import Company, CompanyMembership, MemberNotice, start_of_day
-from . import emails, outbox
+from ..models import Company, MemberNotice
+from . import compose, outbox
 from .outbox import CLAIM_TIMEOUT
-from .planning import Kind, Status, due_stage, plan_reminders, queue_policy_notices, setup_url
+from .planning import Kind, Status, plan_reminders, queue_policy_notices
 
 logger = logging.getLogger(__name__)
 
@@ -113,60 +111,6 @@ def announce_policy(company_id: int) -> Report:
                 "Sending MFA policy notices for company %s failed; the command will retry.", company.pk
             )
     return report
-
-
-def _why_not(notice: MemberNotice, now, *, enrolled: set, joined: dict) -> str | None:
-    """Why ``notice`` must not be sent now, or ``None`` if it should be."""
-    user, company = notice.user, notice.company
-    if not user.is_active:
-        return "user inactive"
-    if not getattr(user, user.get_email_field_name(), ""):
-        return "no email address"
-    if policy.is_exempt(user):
-        return "user exempt"
-    if not company.policy_is_set or company.enforcement_date != notice.enforcement_date:
-        return "policy changed"
-    joined_at = joined.get((notice.user_id, notice.company_id))
-    if joined_at is None:
-        return "no longer a member"
-    deadline, _grace = policy.member_deadline(
-        enforcement_date=company.enforcement_date,
-        time_zone=company.time_zone,
-        joined_at=joined_at,
-        grace_days=company.new_member_grace_days,
-        company_id=company.pk,
-    )
-    if deadline != notice.deadline:
-        return "deadline moved"
-    if notice.kind == Kind.REMINDER:
-        if notice.user_id in enrolled:
-            return "enrolled"
-        if due_stage(deadline, now, mfa_settings.REMINDER_DAYS) != notice.days_before:
-            return "not the reminder due now"
-    return None
-
-
-def _build(notice: MemberNotice, now, *, enrolled: set):
-    user, company = notice.user, notice.company
-    zone = user_time_zone(user)
-    context = {
-        "company_name": company.name,
-        "enforcement_date": notice.enforcement_date,
-        "enforcement_starts_at": start_of_day(
-            notice.enforcement_date, company.time_zone, company_id=company.pk
-        ),
-        "deadline": notice.deadline,
-        "grace_applied": notice.deadline
-        != start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
-        "required_now": notice.deadline <= now,
-        "days_left": max(1, math.ceil((notice.deadline - now) / datetime.timedelta(days=1))),
-        "enrolled": notice.user_id in enrolled,
-        "time_zone": str(zone),
-        "setup_url": setup_url(),
-    }
-    name = "policy_notice" if notice.kind == Kind.POLICY else "reminder"
-    with timezone.override(zone):
-        return emails.build_email(user, name, context)
 
 
 @dataclass(frozen=True)
@@ -222,27 +166,14 @@ def deliver(
             if not outbox.claim(token, size, kinds=kinds, company_id=company_id):
                 break
             number += 1
-            notices = list(
-                MemberNotice.objects.filter(claim_token=token, status=Status.PENDING)
-                .select_related("user", "user__wagtail_userprofile", "company")
-                .order_by("pk")
-            )
+            claimed = compose.read_claimed(token)
+            notices = claimed.notices
             done += len(notices)
-            user_ids = {notice.user_id for notice in notices}
-            enrolled = set(factors.enrolled_user_ids(user_id__in=user_ids))
-            joined = {
-                (user_id, company_id_): joined_at
-                for user_id, company_id_, joined_at in CompanyMembership.objects.filter(
-                    user_id__in=user_ids,
-                    company_id__in={notice.company_id for notice in notices},
-                    is_active=True,
-                ).values_list("user_id", "company_id", "joined_at")
-            }
             now = timezone.now()
             to_send: list[MemberNotice] = []
             to_cancel: list[MemberNotice] = []
             for notice in notices:
-                reason = _why_not(notice, now, enrolled=enrolled, joined=joined)
+                reason = compose.why_not(notice, now, claimed)
                 (to_cancel if reason else to_send).append(notice)
             cancelled = 0
             if to_cancel:
@@ -261,7 +192,7 @@ def deliver(
                         outbox.renew(token)
                         renewed = time.monotonic()
                     try:
-                        message = _build(notice, now, enrolled=enrolled)
+                        message = compose.build(notice, now, claimed)
                         if message is None:  # no address after all
                             raise ValueError("no email address")
                         if not opened:

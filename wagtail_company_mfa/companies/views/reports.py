@@ -26,7 +26,7 @@ from wagtail.admin.widgets import HeaderButton
 
 from ... import factors
 from ...models import CompanyMembership
-from .. import export, permissions
+from .. import export, permissions, report_export
 from ..enrollment import (
     DUE,
     ENROLLED,
@@ -284,7 +284,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
 
     @cached_property
     def export_columns(self) -> list[export.ExportColumn]:
-        columns = {column.key: column for column in export.report_columns(self.company)}
+        columns = {column.key: column for column in report_export.report_columns(self.company)}
         return [columns[key] for key in self.list_export]
 
     def stream_csv(self, queryset):
