@@ -562,3 +562,49 @@ def test_emails_say_which_factor(client, upcoming, django_capture_on_commit_call
     assert "sign in with your password and your passkey or security key" in first.body
     assert second.subject == "A second factor was added to your account on Test site"
     assert "A passkey or security key was just added to your account." in second.body
+
+
+# The enrollment report --------------------------------------------------------------------------------------
+
+
+def test_the_report_shows_methods_and_finds_members_not_meeting_them(client, acme):
+    import csv as csv_module
+
+    from wagtail_company_mfa.models import CompanyMembership
+
+    acme.allowed_methods = AllowedMethods.PHISHING_RESISTANT
+    acme.save()
+    admin = make_user("anna", superuser=True)
+    join(admin, acme, role=CompanyMembership.Role.ADMIN)
+    app_only = make_user("olga", first_name="Olga", last_name="App")
+    join(app_only, acme)
+    enroll_user(app_only)
+    with_key = make_user("pia", first_name="Pia", last_name="Key")
+    join(with_key, acme)
+    with_passkey(with_key)
+    both = make_user("quinn", first_name="Quinn", last_name="Both")
+    join(both, acme)
+    with_passkey(both)
+    enroll_user(both)
+    admin_phone, _codes = enroll_user(admin)
+    admin.phone = admin_phone
+    sign_in(client, admin)
+    url = f"/admin/company-mfa/companies/{acme.pk}/report/"
+    assert client.get(url).url.startswith(REQUIRED_URL)  # Acme requires a passkey of its administrator too
+    register(client)
+    response = client.get(url)
+    page = response.content.decode()
+    assert "Methods" in page
+    assert page.count("data-mfa-methods-unmet") == 1  # olga (the administrator has a passkey now)
+    unmet = client.get(url, {"state": "methods_unmet"}).content.decode()
+    assert "Olga App" in unmet
+    assert "Pia Key" not in unmet
+    assert "Quinn Both" not in unmet
+    export = client.get(url, {"export": "csv"})
+    rows = {
+        row["Name"]: row
+        for row in csv_module.DictReader(io.StringIO(b"".join(export.streaming_content).decode()))
+    }
+    assert rows["Olga App"]["Methods"] == "Authenticator app (not accepted by this company)"
+    assert rows["Pia Key"]["Methods"] == "Passkey or security key"
+    assert rows["Quinn Both"]["Methods"] == "Passkey or security key, Authenticator app"

@@ -197,6 +197,7 @@ def test_csv_export(admin_client, company):
         "Email",
         "Role",
         "MFA",
+        "Methods",
         "Overdue",
         "Deadline (America/New_York)",
         "Enrolled since (America/New_York)",
@@ -212,6 +213,8 @@ def test_csv_export(admin_client, company):
     assert olga["Enrolled since (America/New_York)"] == ""
     alice = rows["Alice Test"]
     assert alice["MFA"] == "Enrolled"
+    assert alice["Methods"] == "Authenticator app"
+    assert olga["Methods"] == "None"
     assert alice["Overdue"] == "No"
     assert alice["Last used (America/New_York)"] == "2027-03-09 03:30"
     assert rows["Anna Test"]["Role"] == "Administrator"
@@ -225,11 +228,11 @@ def test_xlsx_export(admin_client, company):
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = workbook.active
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][:6] == ("Name", "Username", "Email", "Role", "MFA", "Overdue")
+    assert values[0][:7] == ("Name", "Username", "Email", "Role", "MFA", "Methods", "Overdue")
     by_name = {row[0]: row for row in values[1:]}
     assert len(by_name) == 6
-    assert by_name["Olga Test"][4:7] == ("Overdue", "Yes", datetime.datetime(2027, 2, 28, 18, 0))
-    assert by_name["Alice Test"][8] == datetime.datetime(2027, 3, 9, 3, 30)
+    assert by_name["Olga Test"][4:8] == ("Overdue", "None", "Yes", datetime.datetime(2027, 2, 28, 18, 0))
+    assert by_name["Alice Test"][9] == datetime.datetime(2027, 3, 9, 3, 30)
 
 
 def add_members(company, count: int, *, start: int) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import CharField, Exists, OuterRef, Subquery, Value
+from django.db.models import CharField, Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +25,6 @@ from .recovery_codes import actions as recovery_code_actions
 from .totp import actions as totp_actions
 
 if TYPE_CHECKING:
-    from django.db.models import Q
     from django.db.models.expressions import Combinable
     from django_stubs_ext import StrOrPromise
 
@@ -310,6 +309,21 @@ def has_enrolled_factor(user_ref=None):
     for expression in expressions[1:]:
         combined |= expression
     return combined
+
+
+def has_factor(factor: Factor, user_ref=None):
+    """``Exists``: the user of the row has ``factor`` (a confirmed device of any of its models)."""
+    user_ref = OuterRef("user_id") if user_ref is None else user_ref
+    expressions = [Exists(queryset) for queryset in factor.devices(user_id=user_ref)]
+    combined: Exists | Q | Combinable = expressions[0]
+    for expression in expressions[1:]:
+        combined |= expression
+    return combined
+
+
+def factor_annotation(factor: Factor) -> str:
+    """The name of :func:`has_factor`'s annotation for ``factor`` in the report's queries."""
+    return f"has_factor_{factor.key}"
 
 
 def enrolled_value(field: str, user_ref=None, *, order_by: str | None = None, confirmed: bool = True):

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext
 
+from .. import factors
 from ..base.users import display_name, user_email
 from ..models import CompanyMembership
 from .member_state import (  # noqa: F401 (importable from here)
@@ -26,13 +27,16 @@ from .member_state import (  # noqa: F401 (importable from here)
     DUE,
     ENROLLED,
     EXEMPT,
+    METHODS_UNMET,
     NOT_ENROLLED,
     NOT_REQUIRED,
     OVERDUE,
     STATE_FILTER_CHOICES,
     STATE_LABELS,
+    accepted_factors,
     exempt_condition,
     exempt_membership_ids,
+    meets_methods_condition,
     member_queryset,
     overdue_condition,
 )
@@ -55,6 +59,10 @@ class MemberRow:
     #: When this member must use MFA for the company (``None`` when the company does not require it).
     deadline: datetime.datetime | None
     grace_applied: bool = False
+    #: The enrolling factors the member has, in registry order.
+    methods: tuple[factors.Factor, ...] = ()
+    #: Whether one of them is one the company accepts (``Company.allowed_methods``).
+    meets_methods: bool = True
 
     @property
     def name(self) -> str:
@@ -96,6 +104,29 @@ class MemberRow:
     def state_label(self) -> str:
         return str(STATE_LABELS[self.state])
 
+    @property
+    def methods_label(self) -> str:
+        return methods_label(self.methods)
+
+    @property
+    def methods_unmet(self) -> bool:
+        """Enrolled, but with no factor the company accepts."""
+        return bool(self.methods) and not self.meets_methods
+
+
+def methods_label(methods) -> str:
+    """The member's factors in words ("Authenticator app, Passkey or security key"), or "None"."""
+    return ", ".join(str(factor.label) for factor in methods) if methods else gettext("None")
+
+
+def methods_of(values: dict, company) -> tuple[tuple[factors.Factor, ...], bool]:
+    """From a row's ``has_factor_*`` values: the member's enrolling factors, and whether the company accepts
+    one."""
+    enrolling = factors.enrolling_factors()
+    have = tuple(factor for factor in enrolling if values.get(factors.factor_annotation(factor)))
+    accepted = {factor.key for factor in accepted_factors(company)}
+    return have, any(factor.key in accepted for factor in have)
+
 
 def member_row(membership, company) -> MemberRow:
     """
@@ -111,6 +142,7 @@ def member_row(membership, company) -> MemberRow:
             grace_days=company.new_member_grace_days,
             company_id=company.pk,
         )
+    methods, meets = methods_of(membership.__dict__, company)
     return MemberRow(
         membership=membership,
         user=membership.user,
@@ -119,6 +151,8 @@ def member_row(membership, company) -> MemberRow:
         last_used_at=membership.last_used_at,
         deadline=deadline,
         grace_applied=bool(membership.grace_applied),
+        methods=methods,
+        meets_methods=meets,
     )
 
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from .. import factors
 from ..conf import mfa_settings
-from ..models import CompanyMembership, company_zone
+from ..models import AllowedMethods, CompanyMembership, company_zone
 from .policy import grace_deadline, is_exempt
 
 ENROLLED = "enrolled"
@@ -31,6 +31,10 @@ OVERDUE = "overdue"
 DUE = "due"
 EXEMPT = "exempt"
 NOT_REQUIRED = "not_required"
+
+#: Not a state: the enrolled members whose factors the company does not accept (it accepts only
+#: phishing-resistant ones and they have only an authenticator app). A choice of the report's filter.
+METHODS_UNMET = "methods_unmet"
 
 STATE_LABELS = {
     ENROLLED: gettext_lazy("Enrolled"),
@@ -47,7 +51,23 @@ STATE_FILTER_CHOICES = [
     (NOT_ENROLLED, gettext_lazy("Not enrolled")),
     (OVERDUE, gettext_lazy("Overdue")),
     (DUE, gettext_lazy("Not enrolled, deadline ahead")),
+    (METHODS_UNMET, gettext_lazy("Not meeting the company's methods")),
 ]
+
+
+def accepted_factors(company) -> tuple[factors.Factor, ...]:
+    """The factors that count for ``company`` (its ``allowed_methods``)."""
+    if company.allowed_methods == AllowedMethods.PHISHING_RESISTANT:
+        return tuple(factor for factor in factors.enrolling_factors() if factor.phishing_resistant)
+    return factors.enrolling_factors()
+
+
+def meets_methods_condition(company) -> Q:
+    """The members with a factor ``company`` accepts, as a condition on :func:`member_queryset`'s rows."""
+    condition = Q(pk__in=[])
+    for factor in accepted_factors(company):
+        condition |= Q(**{factors.factor_annotation(factor): True})
+    return condition
 
 
 def _late_joiner_overdue(company, now: datetime.datetime) -> Q:
@@ -193,6 +213,11 @@ def member_queryset(company, *, now: datetime.datetime | None = None, exempt: An
             enrolled_at=factors.enrolled_value("created_at", order_by="created_at"),
             last_used_at=factors.enrolled_value("last_used_at"),
             is_enrolled=factors.has_enrolled_factor(),
+            # Which factors each member has (the report's "Methods"), one EXISTS per factor.
+            **{
+                factors.factor_annotation(factor): factors.has_factor(factor)
+                for factor in factors.enrolling_factors()
+            },
         )
     )
     if not company.policy_is_set:

@@ -14,9 +14,11 @@ from django.contrib.auth.models import AbstractUser
 from django.db import router
 from django.utils.translation import gettext
 
+from .. import factors
 from ..models import CompanyMembership, company_zone
+from .enrollment import methods_label
 from .export import DATETIME, LABEL, ExportColumn
-from .member_state import OVERDUE, STATE_LABELS
+from .member_state import OVERDUE, STATE_LABELS, accepted_factors
 from .policy import grace_deadline
 
 
@@ -83,6 +85,7 @@ def report_columns(company) -> list[ExportColumn]:
             lambda role: role_labels.get(role, role),
         ),
         ExportColumn("state_label", lambda zone: gettext("MFA"), ("state",), LABEL, state_labels.__getitem__),
+        _methods_column(company),
         ExportColumn(
             "overdue_label",
             lambda zone: gettext("Overdue"),
@@ -114,6 +117,23 @@ def report_columns(company) -> list[ExportColumn]:
         ),
     ]
     return columns
+
+
+def _methods_column(company) -> ExportColumn:
+    """Methods: the member's factors, marked when the company accepts none of them (one EXISTS each)."""
+    enrolling = factors.enrolling_factors()
+    names = tuple(factors.factor_annotation(factor) for factor in enrolling)
+    accepted = {factor.key for factor in accepted_factors(company)}
+    unmet = gettext("not accepted by this company")
+
+    def value(*has):
+        mine = [factor for factor, present in zip(enrolling, has, strict=True) if present]
+        label = methods_label(mine)
+        if mine and not any(factor.key in accepted for factor in mine):
+            return f"{label} ({unmet})"
+        return label
+
+    return ExportColumn("methods_label", lambda zone: gettext("Methods"), names, LABEL, value)
 
 
 def deadline_of(company) -> Callable[[datetime.datetime], datetime.datetime | None]:

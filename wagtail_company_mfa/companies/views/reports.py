@@ -30,11 +30,13 @@ from .. import export, permissions, report_export
 from ..enrollment import (
     DUE,
     ENROLLED,
+    METHODS_UNMET,
     NOT_ENROLLED,
     OVERDUE,
     STATE_FILTER_CHOICES,
     EnrollmentSummary,
     exempt_condition,
+    meets_methods_condition,
     member_queryset,
     member_rows,
     summarize,
@@ -76,7 +78,14 @@ class EnrollmentReportFilterSet(WagtailFilterSet):
             return queryset.filter(user_id__in=factors.enrolled_user_ids())
         if value in (OVERDUE, DUE):
             return queryset.filter(state=value)
+        if value == METHODS_UNMET:
+            # Enrolled, with none of the factors the company accepts.
+            return queryset.filter(is_enrolled=True).exclude(meets_methods_condition(self.company))
         return queryset
+
+    @property
+    def company(self):
+        return self.request.mfa_report_company
 
 
 class FormulaSafeExportMixin(_ExportMixinBase):
@@ -93,6 +102,10 @@ class FormulaSafeExportMixin(_ExportMixinBase):
 
 class StateColumn(Column):
     cell_template_name = "wagtail_company_mfa/reports/state_cell.html"
+
+
+class MethodsColumn(Column):
+    cell_template_name = "wagtail_company_mfa/reports/methods_cell.html"
 
 
 class DeadlineColumn(DateColumn):
@@ -127,6 +140,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         "email",
         "role_label",
         "state_label",
+        "methods_label",
         "overdue_label",
         "deadline",
         "enrolled_at",
@@ -147,6 +161,8 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
         self.company = permissions.managed_company_or_404(request.user, kwargs["pk"])
+        # For the filter set (which gets the request, not the view): "not meeting the company's methods".
+        request.mfa_report_company = self.company
         self.now = timezone.now()
         # CSV rows are written while the response streams, after Wagtail has left the admin's time zone.
         self.zone = timezone.get_current_timezone()
@@ -163,6 +179,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             Column("email", label=gettext("Email"), sort_key="email"),
             Column("role_label", label=gettext("Role"), sort_key="role"),
             StateColumn("state", label=gettext("MFA")),
+            MethodsColumn("methods", label=gettext("Methods")),
             DeadlineColumn("deadline", label=gettext("Deadline")),
             DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
             DateColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
