@@ -614,3 +614,18 @@ def test_concurrent_runs_send_each_reminder_once():
     assert not errors
     assert len(mail.outbox) == 60
     assert len({m.to[0] for m in mail.outbox}) == 60
+
+
+def test_members_with_only_an_app_are_reminded_to_add_a_passkey_where_the_company_requires_one(world):
+    """A company that accepts only phishing-resistant methods: an app is not enough, a passkey is."""
+    from wagtail_company_mfa.models import AllowedMethods, Company
+
+    Company.objects.filter(name="Bluebird Contracting").update(allowed_methods=AllowedMethods.PHISHING_RESISTANT)
+    with time_machine.travel(at(6), tick=False):  # 14 days before 20 March
+        run_command()
+    ben = [m for m in mail.outbox if m.to[0].startswith("ben@")]
+    assert len(ben) == 1  # enrolled with an app: reminded to add a passkey
+    assert "accepts only passkeys and security keys" in ben[0].body
+    assert "add a passkey or security key" in ben[0].body
+    ann = [m for m in mail.outbox if m.to[0].startswith("ann@")]
+    assert "and you have not set it up yet" in ann[0].body

@@ -8,6 +8,8 @@ the gate, so a company that tightens its methods reaches each member at their ne
 
 from __future__ import annotations
 
+from django.db.models import CharField, Q, Value
+
 from .. import factors
 from .session import PREFIX
 
@@ -33,6 +35,48 @@ def note_after_verification(session, requirement, keys) -> None:
         session[METHODS_DUE] = [company.company_name for company in requirement.methods_companies]
     else:
         session.pop(METHODS_DUE, None)
+
+
+def membership_has_accepted_factor():
+    """
+    A condition on membership rows: the member has a factor their row's company accepts (any enrolling factor,
+    or a phishing-resistant one where the company allows only those). For listings and reminders, in SQL.
+    """
+    from ..models import AllowedMethods
+
+    resistant = [factor for factor in factors.enrolling_factors() if factor.phishing_resistant]
+    condition = Q(company__allowed_methods=AllowedMethods.ANY) & factors.has_enrolled_factor()
+    for factor in resistant:
+        condition |= Q(factors.has_factor(factor))
+    return condition
+
+
+def user_factor_keys(user_ids) -> dict[int, frozenset[str]]:
+    """The enrolling factors of each of ``user_ids``, in one query however many users and factors."""
+    first, *others = [
+        queryset.annotate(factor=Value(factor.key, output_field=CharField()))
+        .values_list("user_id", "factor")
+        .order_by()
+        for factor in factors.enrolling_factors()
+        for queryset in factor.devices(user_id__in=user_ids)
+    ]
+    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering.
+    rows = first.union(*others, all=True).order_by() if others else first
+    found: dict[int, set[str]] = {}
+    for user_id, key in rows:
+        found.setdefault(user_id, set()).add(key)
+    return {user_id: frozenset(keys) for user_id, keys in found.items()}
+
+
+def company_accepts(company, keys) -> bool:
+    """Whether ``company`` accepts one of the factor keys ``keys``."""
+    from ..models import AllowedMethods
+
+    phishing_only = company.allowed_methods == AllowedMethods.PHISHING_RESISTANT
+    return any(
+        factor.key in keys and (factor.phishing_resistant or not phishing_only)
+        for factor in factors.enrolling_factors()
+    )
 
 
 def due(session) -> list[str] | None:

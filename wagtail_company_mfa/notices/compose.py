@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from .. import factors
+from ..base import methods
 from ..base.users import user_time_zone
 from ..companies import policy
 from ..conf import mfa_settings
@@ -26,8 +26,8 @@ class Claimed:
     """The rows a run claimed for one batch, with what the checks need about them, read in three queries."""
 
     notices: list[MemberNotice]
-    #: The ids of those rows' users who are enrolled.
-    enrolled: set[int]
+    #: The enrolling factors of those rows' users (``base.methods.user_factor_keys``).
+    factor_keys: dict[int, frozenset[str]]
     #: ``(user id, company id) -> joined_at`` of those rows' active memberships.
     joined: dict[tuple[int, int], datetime.datetime]
 
@@ -40,7 +40,7 @@ def read_claimed(token) -> Claimed:
         .order_by("pk")
     )
     user_ids = {notice.user_id for notice in notices}
-    enrolled = set(factors.enrolled_user_ids(user_id__in=user_ids))
+    factor_keys = methods.user_factor_keys(user_ids)
     joined = {
         (user_id, company_id): joined_at
         for user_id, company_id, joined_at in CompanyMembership.objects.filter(
@@ -49,12 +49,16 @@ def read_claimed(token) -> Claimed:
             is_active=True,
         ).values_list("user_id", "company_id", "joined_at")
     }
-    return Claimed(notices=notices, enrolled=enrolled, joined=joined)
+    return Claimed(notices=notices, factor_keys=factor_keys, joined=joined)
+
+
+def _keys(notice: MemberNotice, claimed: Claimed) -> frozenset[str]:
+    return claimed.factor_keys.get(notice.user_id, frozenset())
 
 
 def why_not(notice: MemberNotice, now, claimed: Claimed) -> str | None:
     """Why ``notice`` must not be sent now, or ``None`` if it should be."""
-    enrolled, joined = claimed.enrolled, claimed.joined
+    joined = claimed.joined
     user, company = notice.user, notice.company
     if not user.is_active:
         return "user inactive"
@@ -77,7 +81,7 @@ def why_not(notice: MemberNotice, now, claimed: Claimed) -> str | None:
     if deadline != notice.deadline:
         return "deadline moved"
     if notice.kind == Kind.REMINDER:
-        if notice.user_id in enrolled:
+        if methods.company_accepts(company, _keys(notice, claimed)):
             return "enrolled"
         if due_stage(deadline, now, mfa_settings.REMINDER_DAYS) != notice.days_before:
             return "not the reminder due now"
@@ -86,7 +90,7 @@ def why_not(notice: MemberNotice, now, claimed: Claimed) -> str | None:
 
 def build(notice: MemberNotice, now, claimed: Claimed):
     """The email of ``notice`` (``None`` when the user has no address), in the user's own time zone."""
-    enrolled = claimed.enrolled
+    keys = _keys(notice, claimed)
     user, company = notice.user, notice.company
     zone = user_time_zone(user)
     context = {
@@ -100,7 +104,9 @@ def build(notice: MemberNotice, now, claimed: Claimed):
         != start_of_day(notice.enforcement_date, company.time_zone, company_id=company.pk),
         "required_now": notice.deadline <= now,
         "days_left": max(1, math.ceil((notice.deadline - now) / datetime.timedelta(days=1))),
-        "enrolled": notice.user_id in enrolled,
+        "enrolled": methods.company_accepts(company, keys),
+        # Enrolled with a factor this company does not accept: the email asks for a passkey instead.
+        "needs_accepted_method": bool(keys) and not methods.company_accepts(company, keys),
         "time_zone": str(zone),
         "setup_url": setup_url(),
     }

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from .. import factors
+from ..base import methods
 from ..companies import policy
 from ..conf import mfa_settings
 from ..models import Company, CompanyMembership, MemberNotice
@@ -61,7 +61,8 @@ def setup_url() -> str:
 
 
 def _not_enrolled():
-    return ~factors.has_enrolled_factor()
+    # Not enrolled with a factor the member's company accepts (docs/policy.md, "Allowed methods").
+    return ~methods.membership_has_accepted_factor()
 
 
 def _keyset(queryset, batch_size: int):
