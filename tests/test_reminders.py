@@ -620,7 +620,8 @@ def test_members_with_only_an_app_are_reminded_to_add_a_passkey_where_the_compan
     """A company that accepts only phishing-resistant methods: an app is not enough, a passkey is."""
     from wagtail_company_mfa.models import AllowedMethods, Company
 
-    Company.objects.filter(name="Bluebird Contracting").update(allowed_methods=AllowedMethods.PHISHING_RESISTANT)
+    bluebird = Company.objects.filter(name="Bluebird Contracting")
+    bluebird.update(allowed_methods=AllowedMethods.PHISHING_RESISTANT)
     with time_machine.travel(at(6), tick=False):  # 14 days before 20 March
         run_command()
     ben = [m for m in mail.outbox if m.to[0].startswith("ben@")]
