@@ -608,3 +608,12 @@ def test_the_report_shows_methods_and_finds_members_not_meeting_them(client, acm
     assert rows["Olga App"]["Methods"] == "Authenticator app (not accepted by this company)"
     assert rows["Pia Key"]["Methods"] == "Passkey or security key"
     assert rows["Quinn Both"]["Methods"] == "Passkey or security key, Authenticator app"
+
+
+def test_mfa_status_counts_a_member_with_only_a_passkey_as_enrolled(member, acme):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("mfa_status", "--json", "--company", acme.slug, stdout=out)
+    (company,) = json.loads(out.getvalue())  # one row per company
+    assert company["enrolled"] == 1
