@@ -116,6 +116,7 @@ def test_the_export_has_the_cells_of_the_report_rows(admin_client, company):
             "Email": row.email,
             "Role": row.role_label,
             "MFA": row.state_label,
+            "Methods": row.methods_label,
             "Overdue": row.overdue_label,
             f"Deadline ({ADMIN_ZONE})": local(row.deadline),
             f"Enrolled since ({ADMIN_ZONE})": local(row.enrolled_at),
