@@ -3,6 +3,7 @@
 What the company administration costs as a company grows: 10 to 100,000 members, measured in one run.
 
     python benchmarks/scale.py [--sizes 10,1000,10000,100000] [--rounds 3] [--companies 1000] [--json FILE]
+                               [--only report,csv,...] [--exempt none|python|sql]
 
 Each size runs in its own process on its own SQLite file (``bench_settings.py``, configuration ``mfa``). The
 process seeds one company that requires MFA with that many members, all with ``bulk_create``:
@@ -22,9 +23,12 @@ client through the whole middleware stack, it measures each of these, with its S
 ``CaptureQueriesContext``) and its wall time (the best of ``--rounds`` rounds, after one warm-up):
 
 - the enrollment report's first page, and the page filtered to "Not enrolled";
-- the report's CSV and XLSX exports: time, rows per second, and the peak memory allocated by Python
-  (``tracemalloc``, in a separate round so that its overhead is not in the time). A streamed response is
-  consumed chunk by chunk without being kept; a plain response's ``.content`` is read;
+- the report's CSV and XLSX exports: time, rows per second, the peak memory allocated by Python
+  (``tracemalloc``, in a separate round so that its overhead is not in the time) and how far the process's
+  resident memory rose above its level before the request (Linux: the peak is reset through
+  ``/proc/self/clear_refs``, then read as ``VmHWM``; 0 when the export fits in memory the process already
+  holds). A streamed response is consumed chunk by chunk without being kept; a plain response's
+  ``.content`` is read;
 - the members page, and the Companies listing;
 - one user's recovery code checked with the device's ``verify_token`` inside a transaction, as
   ``django_otp.verify_token`` (which ``base.verification`` calls) does it, minus its ``SELECT ... FOR
@@ -32,6 +36,11 @@ client through the whole middleware stack, it measures each of these, with its S
 - last, one run of ``manage.py mfa_send_reminders`` (one round only: a second run has nothing to send) with
   an email backend that counts messages and keeps none: emails, queries (counted by an execute wrapper, not
   kept), queries per email and milliseconds per email.
+
+``--only`` measures some of these (``report``, ``report_not_enrolled``, ``csv``, ``xlsx``, ``members``,
+``companies``, ``recovery_code``, ``reminders``); ``--exempt`` sets ``WAGTAIL_COMPANY_MFA_EXEMPT_USER`` to a
+callable that exempts one member in ten, alone (``python``: asked once per member who is not enrolled) or
+with its ``exempt_users`` queryset (``sql``).
 
 It prints one table, sizes as columns. Ratios are against the smallest size in the run. ``--sizes 10,1000``
 takes about a minute on an idle machine (two on a loaded one); 100,000 members take several minutes once the
