@@ -84,7 +84,7 @@ save_admin_form = submit("#w-editor-form button[type=submit]")
 
 
 def open_trouble_scanning(page) -> None:
-    page.click("text=Trouble scanning?")
+    page.click("summary:has-text('Trouble scanning?')")
 
 
 MFA = "/admin/company-mfa"

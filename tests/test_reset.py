@@ -402,7 +402,7 @@ def replace_authenticator(client, person):
     person._next_step += 1
     assert reauthenticate(client, code=person.phone.code(steps=step), next_url=link).status_code == 302
     page = client.get(link).content.decode()
-    key = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', page).group(1).replace(" ", "")
+    key = re.search(r'id="mfa-setup-key" data-mfa-value="([A-Z2-7 ]+)"', page).group(1).replace(" ", "")
     new_phone = Authenticator(base64.b32decode(key))
     assert client.post(link, {"code": new_phone.code()}).status_code == 302
     person.phone = new_phone
