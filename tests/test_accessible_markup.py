@@ -180,3 +180,35 @@ def test_enroll_page_links_the_setup_to_the_authenticator_app_on_this_phone(clie
     shown = page.find(id="mfa-setup-key")["data-mfa-value"].replace(" ", "")
     assert parse_qs(uri.query)["secret"] == [shown]  # the same secret as the QR code and the setup key
     assert link["rel"] == ["noreferrer"]
+
+
+# Tick boxes: the label beside the box; advice after the tick -----------------------------------------------
+
+
+def test_reset_box_has_its_label_beside_it_and_its_error_under_it(client, tenants):
+    sign_in(client, tenants.admin_a)
+    url = f"/admin/company-mfa/companies/reset/{tenants.member_a.pk}/?company={tenants.a.pk}"
+    page = soup(client.get(url))
+    box = page.find(id="id_confirm")
+    label = page.find("label", attrs={"for": "id_confirm"})
+    assert label.get_text(strip=True) == "I have verified this person's request"
+    assert label.find_previous("input") == box  # beside it, after it
+    assert not label.select(".w-required-mark")
+    assert box["aria-describedby"] == "id_confirm-helptext"
+
+    page = soup(client.post(url, {"company": tenants.a.pk}))
+    assert "Tick the box" in page.find(id="id_confirm-error").get_text()
+    assert page.find(id="id_confirm")["aria-describedby"] == "id_confirm-helptext id_confirm-error"
+    assert_described_by_elements_exist(page)
+
+
+def test_new_device_advice_comes_after_the_tick_once_a_recovery_code_is_used(client, enrolled_user):
+    password_login(client, enrolled_user)
+    response = client.post(RECOVERY_URL, {"code": enrolled_user.recovery_codes[0]})
+    assert response.status_code == 302
+    page = soup(client.get(response.url))
+
+    advice = page.select_one("[data-mfa-new-device]")
+    assert "set up your authenticator app on your new device" in advice.get_text(" ", strip=True)
+    assert advice in page.find(id="id_confirm").find_all_next("p")
+    assert page.select_one("button[type=submit]") in advice.find_all_next("button")
