@@ -16,7 +16,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
-from factories import password_login, verify_with_code
+from factories import days_from_today, password_login, verify_with_code
 from wagtail import hooks
 from wagtail.users.models import UserProfile
 
@@ -31,8 +31,8 @@ def words(response) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(response.content.decode())).split())
 
 
-def sign_in(client, user):
-    password_login(client, user)
+def sign_in(client, user, next_url=None):
+    password_login(client, user, next_url=next_url)
     if hasattr(user, "phone"):
         assert verify_with_code(client, user.phone.code()).status_code == 302
 
@@ -166,7 +166,7 @@ MESSAGE = "Bluebird Contracting requires two-factor authentication from"
 
 def test_message_with_set_up_now_once_per_session(client, demo):
     bob = demo.bob
-    sign_in(client, bob)
+    sign_in(client, bob, next_url="/admin/pages/")
     first = client.get("/admin/pages/")
     page = words(first)
     deadline = demo.bluebird.enforcement_starts_at
@@ -176,8 +176,41 @@ def test_message_with_set_up_now_once_per_session(client, demo):
     assert MESSAGE not in words(client.get("/admin/"))
 
     client.post("/admin/logout/")
-    sign_in(client, bob)
+    sign_in(client, bob, next_url="/admin/pages/")
     assert MESSAGE in words(client.get("/admin/pages/"))  # a new session, a new reminder
+
+
+def test_one_reminder_on_the_dashboard_after_sign_in(client, demo):
+    """Landing on the dashboard: its panel, not the message as well (with other words and colours)."""
+    sign_in(client, demo.bob)
+    dashboard = client.get("/admin/")
+    assert PANEL in dashboard.text
+    assert MESSAGE not in words(dashboard)
+    assert MESSAGE not in words(client.get("/admin/pages/"))  # decided once, at sign-in
+
+
+def test_dismissed_panel_leaves_the_message_on_the_dashboard(client, demo):
+    sign_in(client, demo.bob)
+    panel_id = dismissible_id(client.get("/admin/"))
+    profile = UserProfile.get_for_user(demo.bob)
+    profile.dismissibles[panel_id] = True
+    profile.save()
+    client.post("/admin/logout/")
+    sign_in(client, demo.bob)
+    dashboard = client.get("/admin/")
+    assert PANEL not in dashboard.text
+    assert MESSAGE in words(dashboard)
+
+
+@pytest.mark.parametrize(("days_ahead", "level"), [(30, "info"), (7, "warning"), (2, "warning")])
+def test_message_is_information_until_the_deadline_is_near(client, demo, days_ahead, level):
+    demo.bluebird.enforcement_date = days_from_today(days_ahead)
+    demo.bluebird.save()
+    sign_in(client, demo.bob, next_url="/admin/pages/")
+    page = client.get("/admin/pages/").text
+    message = re.search(r'<li class="([^"]*)"[^>]*>(?:(?!</li>).)*requires two-factor', page, re.S)
+    assert message is not None
+    assert level in message.group(1).split()
 
 
 @pytest.mark.parametrize("name", ["carol", "erin"])
@@ -190,7 +223,7 @@ def test_message_is_in_the_users_time_zone(client, demo):
     profile = UserProfile.get_for_user(demo.bob)
     profile.current_time_zone = "Asia/Kolkata"
     profile.save()
-    sign_in(client, demo.bob)
+    sign_in(client, demo.bob, next_url="/admin/pages/")
     page = words(client.get("/admin/pages/"))
     deadline = demo.bluebird.enforcement_starts_at
     assert f"{MESSAGE} {local(deadline, 'Asia/Kolkata')} (Asia/Kolkata)." in page

@@ -30,13 +30,13 @@ def text(response) -> str:
 
 def setup_key(response) -> bytes:
     """Read the setup key off the page, as a person typing it into their app would."""
-    match = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', response.content.decode())
+    match = re.search(r'id="mfa-setup-key" data-mfa-value="([A-Z2-7 ]+)"', response.content.decode())
     assert match, "setup key not on the page"
     return base64.b32decode(match.group(1).replace(" ", ""))
 
 
 def shown_codes(response) -> list[str]:
-    return re.findall(r'id="mfa-recovery-code-\d+" value="([0-9A-Z-]+)"', response.content.decode())
+    return re.findall(r'id="mfa-recovery-code-\d+" data-mfa-value="([0-9A-Z-]+)"', response.content.decode())
 
 
 def test_required_user_is_stopped_after_the_password(client, required_user, company_required):

@@ -29,7 +29,7 @@ def test_recovery_code_use_is_emailed_without_the_codes(
     assert [m.to for m in mail.outbox] == [[enrolled_user.email]]
     assert "recovery code was used" in mail.outbox[0].subject
     page = client.get("/admin/company-mfa/recovery-code/").content.decode()
-    new = page.split('id="mfa-recovery-code-1" value="')[1].split('"')[0]
+    new = page.split('id="mfa-recovery-code-1" data-mfa-value="')[1].split('"')[0]
     text = all_mail_text()
     for secret in (old, recovery_codes.display(old), new, recovery_codes.normalize(new)):
         assert secret not in text

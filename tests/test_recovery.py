@@ -31,7 +31,7 @@ def text(response) -> str:
 
 
 def shown_codes(response) -> list[str]:
-    return re.findall(r'id="mfa-recovery-code-\d+" value="([0-9A-Z-]+)"', response.content.decode())
+    return re.findall(r'id="mfa-recovery-code-\d+" data-mfa-value="([0-9A-Z-]+)"', response.content.decode())
 
 
 # The codes themselves --------------------------------------------------------------------------------------

@@ -318,6 +318,35 @@ def test_users_page_shows_mfa_state_and_reset_link_to_a_superuser(client, tenant
     assert f'href="{reset_url(tenants.superuser)}"' not in page  # never themself
 
 
+def test_users_page_shows_a_status_tag_and_reset_mfa_in_the_row_menu(client, tenants):
+    """The state is a tag, not a button; "Reset MFA" is a link whose accessible name starts with its text."""
+    from bs4 import BeautifulSoup
+
+    sign_in(client, tenants.superuser)
+    page = BeautifulSoup(client.get("/admin/users/").content.decode(), "html.parser")
+
+    tags = page.select("span.w-status[data-mfa-user-state]")
+    assert {tag.get_text(strip=True) for tag in tags} == {"MFA on", "MFA off"}
+    assert not page.find(lambda tag: tag.name in ("a", "button") and tag.get_text(strip=True) == "MFA on")
+    link = page.find("a", href=reset_url(tenants.member_b))
+    assert link.get_text(strip=True) == "Reset MFA"
+    assert link["aria-label"] == "Reset MFA for Alice Ames"  # WCAG 2.5.3: the visible text, then whose
+    assert link.find_parent(attrs={"data-controller": lambda value: value and "w-dropdown" in value})
+
+
+def test_report_and_members_page_offer_reset_mfa_for_each_enrolled_member(client, tenants):
+    from bs4 import BeautifulSoup
+
+    sign_in(client, tenants.admin_a)
+    for path in ("report", "members"):
+        page = BeautifulSoup(
+            client.get(f"/admin/company-mfa/companies/{tenants.a.pk}/{path}/").content.decode(), "html.parser"
+        )
+        links = page.find_all("a", string=lambda text: text and text.strip() == "Reset MFA")
+        assert [link["aria-label"] for link in links] == ["Reset MFA for Bob Brown"], path  # not themself
+        assert f"/reset/{tenants.member_a.pk}/?company={tenants.a.pk}" in links[0]["href"]
+
+
 def test_users_page_links_a_company_admin_to_their_members_only(client, tenants):
     tenants.admin_a.user_permissions.add(change_users_permission())
     sign_in(client, tenants.admin_a)
@@ -402,7 +431,7 @@ def replace_authenticator(client, person):
     person._next_step += 1
     assert reauthenticate(client, code=person.phone.code(steps=step), next_url=link).status_code == 302
     page = client.get(link).content.decode()
-    key = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', page).group(1).replace(" ", "")
+    key = re.search(r'id="mfa-setup-key" data-mfa-value="([A-Z2-7 ]+)"', page).group(1).replace(" ", "")
     new_phone = Authenticator(base64.b32decode(key))
     assert client.post(link, {"code": new_phone.code()}).status_code == 302
     person.phone = new_phone

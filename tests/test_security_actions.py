@@ -63,11 +63,11 @@ def all_mail_text() -> str:
 
 
 def shown_codes(response) -> list[str]:
-    return re.findall(r'id="mfa-recovery-code-\d+" value="([0-9A-Z-]+)"', response.content.decode())
+    return re.findall(r'id="mfa-recovery-code-\d+" data-mfa-value="([0-9A-Z-]+)"', response.content.decode())
 
 
 def setup_key(response) -> bytes:
-    match = re.search(r'id="mfa-setup-key" value="([A-Z2-7 ]+)"', response.content.decode())
+    match = re.search(r'id="mfa-setup-key" data-mfa-value="([A-Z2-7 ]+)"', response.content.decode())
     assert match, "setup key not on the page"
     return base64.b32decode(match.group(1).replace(" ", ""))
 

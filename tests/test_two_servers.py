@@ -198,6 +198,7 @@ class _PageParser(HTMLParser):
         self.forms: list[dict] = []
         self.links: list[tuple[str, str]] = []
         self.inputs_by_id: dict[str, str] = {}
+        self.secrets_by_id: dict[str, str] = {}
         self._form = None
         self._select = None
         self._textarea = None
@@ -210,7 +211,10 @@ class _PageParser(HTMLParser):
             self._form["fields"] = {}
             self._form["names"] = set()
             self.forms.append(self._form)
-        elif tag == "input":
+        if "data-mfa-value" in attrs and "id" in attrs:
+            # A secret shown as text (a setup key, a recovery code): its value as shown.
+            self.secrets_by_id[attrs["id"]] = attrs["data-mfa-value"]
+        if tag == "input":
             if "id" in attrs:
                 self.inputs_by_id[attrs["id"]] = attrs.get("value", "")
             kind = attrs.get("type", "text").lower()
@@ -280,6 +284,9 @@ class Page:
 
     def input_value(self, element_id: str) -> str:
         return self.parsed.inputs_by_id[element_id]
+
+    def secret(self, element_id: str) -> str:
+        return self.parsed.secrets_by_id[element_id]
 
     def __repr__(self):
         return f"<Page {self.status} {self.url}>"
@@ -399,10 +406,10 @@ def enroll(browser: Browser, server: Server, user, servers: Servers) -> tuple[Ph
     assert page.path == "/admin/company-mfa/required/", (page, servers.logs())
     page = reauthenticate_if_asked(browser, browser.get(server, page.link("Authenticator app")))
     assert page.path == "/admin/company-mfa/enroll/", (page, servers.logs())
-    phone = Phone(page.input_value("mfa-setup-key"))
+    phone = Phone(page.secret("mfa-setup-key"))
     page = browser.submit(page, {"code": phone.fresh_code()})
     assert page.path == "/admin/company-mfa/recovery-code/", (page, servers.logs())
-    recovery_code = page.input_value("mfa-recovery-code-1")
+    recovery_code = page.secret("mfa-recovery-code-1")
     page = browser.submit(page, {"confirm": "on"})
     assert (page.status, page.path) == (200, "/admin/"), (page, servers.logs())
     assert page.shows("Two-factor authentication is on for your account.")
@@ -598,7 +605,7 @@ def test_one_recovery_code_raced_on_both_servers_is_accepted_once(servers, membe
     (winner,) = winners
     page = racers[winner][0].follow(results[winner])
     assert page.path == "/admin/company-mfa/recovery-code/", (page, servers.logs())
-    assert page.input_value("mfa-recovery-code-1") != recovery_code
+    assert page.secret("mfa-recovery-code-1") != recovery_code
 
 
 # Two reminder runs at once ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """
 Reminders in the admin while a deadline is ahead (docs/reminders.md): a dismissible panel on the dashboard
-and a warning message once per session, both with "Set up now".
+and a message once per session (not when the sign-in lands on the dashboard), both with "Set up now".
 
 Neither adds a query to ordinary admin requests: the panel is built only for the dashboard (and not at all for
 a session verified with a second factor, which means the user is enrolled), and the message is decided once,
@@ -9,10 +9,11 @@ when the user signs in.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.urls import reverse
 from django.utils import formats, timezone, translation
@@ -101,13 +102,25 @@ def upcoming_panel_for(request) -> UpcomingMFAPanel | None:
     return UpcomingMFAPanel(requirement, dismissible_id)
 
 
+#: From this long before the deadline, the sign-in reminder is a warning rather than information.
+NEAR = datetime.timedelta(days=7)
+
+
+def _lands_on_dashboard(request) -> bool:
+    """Whether this sign-in goes on to the dashboard (Wagtail's default after the password)."""
+    destination = request.POST.get("next") or request.GET.get("next") or ""
+    return urlsplit(destination).path in ("", reverse("wagtailadmin_home"))
+
+
 def _format_deadline(deadline, zone) -> str:
     return formats.date_format(timezone.localtime(deadline, zone), "DATETIME_FORMAT")
 
 
 def remind_once_per_session(request, user) -> None:
     """
-    At sign-in: if the user has a deadline ahead and no MFA yet, add a warning message with "Set up now".
+    At sign-in: if the user has a deadline ahead and no MFA yet, add a message with "Set up now" (information,
+    a warning from ``NEAR`` before the deadline), unless the sign-in goes on to the dashboard, whose panel
+    says it already (and was not dismissed).
     Decided once per session and never again (the decision is remembered in the session), so it costs nothing
     on later requests. Never lets a failure break the sign-in.
     """
@@ -119,6 +132,11 @@ def remind_once_per_session(request, user) -> None:
         if requirement is None:
             return
         profile = getattr(user, "wagtail_userprofile", None)
+        if _lands_on_dashboard(request) and not (
+            profile is not None and profile.dismissibles.get(dismissible_id_for(requirement))
+        ):
+            # The dashboard shows the panel: one reminder there, not two.
+            return
         language = profile.get_preferred_language() if profile is not None else translation.get_language()
         zone = user_time_zone(user)
         names = [company.company_name for company in requirement.companies]
@@ -134,7 +152,9 @@ def remind_once_per_session(request, user) -> None:
                 "deadline": _format_deadline(requirement.deadline, zone),
                 "time_zone": str(zone),
             }
-            messages.warning(
+            # Information while the deadline is far; a warning once it is near.
+            near = requirement.deadline - timezone.now() <= NEAR
+            (messages.warning if near else messages.info)(
                 request,
                 text,
                 buttons=[messages.button(setup_url(), _("Set up now"))],

@@ -141,7 +141,8 @@ class PendingView(_PendingViewBase):
             form.add_error(None, busy_message())
             return self.form_invalid(form)
         if not attempt.refused:
-            form.add_error(None, wrong_message)
+            # Under the field (it is emptied), not at the top: it is about what was typed there.
+            form.add_error("code", wrong_message)
         if attempt.locked_until:
             form.add_error(None, retry_message(attempt.locked_until))
         return self.form_invalid(form)

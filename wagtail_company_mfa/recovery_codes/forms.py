@@ -15,7 +15,6 @@ class RecoveryCodeForm(forms.Form):
             attrs={
                 "autocomplete": "one-time-code",
                 "autocapitalize": "characters",
-                "autofocus": True,
                 "spellcheck": "false",
             }
         ),

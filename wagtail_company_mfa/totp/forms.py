@@ -18,7 +18,6 @@ class CodeForm(forms.Form):
                 "autocomplete": "one-time-code",
                 "inputmode": "numeric",
                 "pattern": r"[0-9 ]*",
-                "autofocus": True,
                 "spellcheck": "false",
             }
         ),

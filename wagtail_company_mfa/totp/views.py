@@ -142,7 +142,16 @@ class EnrollView(FormView):
         issuer = mfa_settings.ISSUER
         uri = totp.provisioning_uri(self.key, account=account, issuer=issuer)
         context.update(
-            qr_code=totp.qr_code_svg(uri, title=_("QR code for your authenticator app")),
+            qr_code=totp.qr_code_svg(
+                uri,
+                title=_(
+                    "QR code for your authenticator app. If you can't scan it, open “Trouble scanning?” "
+                    "below for the setup key to type in."
+                ),
+            ),
+            # The same URI as the QR code, as a link for setting up on this very phone: it goes to the app,
+            # never over HTTP, so the secret is in no request, log or Referer (SEC-23).
+            otpauth_uri=uri,
             setup_key=totp.grouped_key(self.key),
             setup_key_compact=totp.encode_key(self.key),
             account=account,

@@ -23,7 +23,7 @@ from ...models import CompanyMembership
 from .. import enrollment, permissions
 from ..reset import reset_url
 from ..reset_rule import ResetChecker
-from .mixins import CompanyObjectMixin, role_filter
+from .mixins import CompanyObjectMixin, MemberActionsColumn, role_filter
 
 
 class MembersFilterSet(WagtailFilterSet):
@@ -50,10 +50,6 @@ def member_name(membership) -> str:
 
 class EnrollmentColumn(Column):
     cell_template_name = "wagtail_company_mfa/companies/enrollment_cell.html"
-
-
-class MemberActionsColumn(Column):
-    cell_template_name = "wagtail_company_mfa/companies/member_actions_cell.html"
 
 
 class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
@@ -140,7 +136,7 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
                 {
                     "url": reset_url(self.reset_url_name, membership.user, self.company),
                     "label": gettext("Reset MFA"),
-                    "aria_label": gettext("Reset the two-factor authentication of %(person)s")
+                    "aria_label": gettext("Reset MFA for %(person)s")
                     % {"person": display_name(membership.user)},
                 }
             )

@@ -46,7 +46,9 @@ from ..enrollment import (
 )
 from ..export import FORMULA_TRIGGERS, neutralise_formula  # noqa: F401 (their documented home)
 from ..permissions import company_permission_policy
-from .mixins import role_filter
+from ..reset import reset_url
+from ..reset_rule import ResetChecker
+from .mixins import MemberActionsColumn, role_filter
 
 if TYPE_CHECKING:
     # Wagtail's report view ships no types: the mixin's ``super()`` call stays unchecked.
@@ -130,6 +132,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     index_results_url_name = None
     edit_url_name = None
     members_url_name = None
+    reset_url_name = None
     companies_index_url_name = None
     verbose_name = gettext_lazy("member")
     verbose_name_plural = gettext_lazy("members")
@@ -184,6 +187,23 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
             DateColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
             DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
+            MemberActionsColumn("actions", label=gettext("Actions"), accessor=self.row_actions),
+        ]
+
+    @cached_property
+    def reset_checker(self):
+        return ResetChecker(self.request.user)
+
+    def row_actions(self, row) -> list[dict]:
+        """ "Reset MFA" for an enrolled member the viewer may reset: where an administrator looks first."""
+        if row.state != ENROLLED or not self.reset_url_name or not self.reset_checker.may_reset(row.user):
+            return []
+        return [
+            {
+                "url": reset_url(self.reset_url_name, row.user, self.company),
+                "label": gettext("Reset MFA"),
+                "aria_label": gettext("Reset MFA for %(person)s") % {"person": row.name},
+            }
         ]
 
     def get_valid_orderings(self):

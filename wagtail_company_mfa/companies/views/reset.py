@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView
 from wagtail.admin import messages
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.widgets import Button
 
 from ... import compat, factors
 from ...base import reauth
@@ -182,12 +183,18 @@ class _ListingState:
 _LISTING_ATTR = "_wagtail_company_mfa_user_listing"
 
 
+class MFAStatusTag(compat.user_listing_button_class()):  # type: ignore[misc]
+    """A person's MFA state on the Users page: a status tag beside their name, not a button."""
+
+    template_name = "wagtail_company_mfa/companies/mfa_status_tag.html"
+
+
 def user_listing_buttons(user, request_user):
     """
-    For ``register_user_listing_buttons``: each person's MFA state ("MFA on" / "MFA off"), linking to the
-    reset page when the viewer may reset them. Shown only to viewers who manage a company. Costs a fixed
-    number of queries per page (enrolled users, and for a company administrator their members and the
-    holders of ``manage_all_companies``), not one per row.
+    For ``register_user_listing_buttons``: each person's MFA state as a status tag ("MFA on" / "MFA off"),
+    and "Reset MFA" in the row's menu when the viewer may reset them. Shown only to viewers who manage a
+    company. Costs a fixed number of queries per page (enrolled users, and for a company administrator their
+    members and the holders of ``manage_all_companies``), not one per row.
     """
     if not permissions.manages_any_company(request_user):
         return []
@@ -196,34 +203,18 @@ def user_listing_buttons(user, request_user):
         state = _ListingState(request_user)
         setattr(request_user, _LISTING_ATTR, state)
     name = display_name(user)
-    button_class = compat.user_listing_button_class()
     if user.pk not in state.enrolled:
-        return [
-            button_class(
-                gettext("MFA off"),
-                icon_name="lock-open",
-                attrs={"aria-label": gettext("MFA off for %(person)s") % {"person": name}, "disabled": ""},
-                priority=90,
-            )
-        ]
+        return [MFAStatusTag(gettext("MFA off"), classname="", icon_name="lock-open", priority=90)]
+    buttons = [MFAStatusTag(gettext("MFA on"), classname="w-status--primary", icon_name="lock", priority=90)]
     if state.checker.may_reset(user):
-        return [
-            button_class(
-                gettext("MFA on"),
+        buttons.append(
+            Button(
+                gettext("Reset MFA"),
                 url=reset_url(RESET_URL_NAME, user),
-                icon_name="lock",
-                attrs={
-                    "aria-label": gettext("MFA on for %(person)s: reset it") % {"person": name},
-                    "title": gettext("Reset MFA"),
-                },
-                priority=90,
+                icon_name="lock-open",
+                # The accessible name starts with the visible text (WCAG 2.5.3), then says whose.
+                attrs={"aria-label": gettext("Reset MFA for %(person)s") % {"person": name}},
+                priority=91,
             )
-        ]
-    return [
-        button_class(
-            gettext("MFA on"),
-            icon_name="lock",
-            attrs={"aria-label": gettext("MFA on for %(person)s") % {"person": name}, "disabled": ""},
-            priority=90,
         )
-    ]
+    return buttons
