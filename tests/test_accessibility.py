@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, CHROMIUM_ARGS
 from django.test import Client, override_settings
+from django_otp_webauthn.models import WebAuthnCredential
 from factories import (
     DemoWorld,
     enroll_user,
@@ -37,9 +39,9 @@ from factories import (
     password_login,
     sign_in,
 )
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from soft_authenticator import SoftAuthenticator
 
-from wagtail_company_mfa.models import CompanyMembership
+from wagtail_company_mfa.models import AllowedMethods, CompanyMembership
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -141,6 +143,18 @@ SCREENS = [
     Screen("turn-off-refused", "{mfa}/security/turn-off/", "erin", "You can't turn"),
     Screen("turn-off", "{mfa}/security/turn-off/", "carol", "will stop working"),
     Screen("replace-authenticator", "{mfa}/enroll/", "erin", "keeps working until you confirm"),
+    # Passkeys: choosing a method, adding one, signing in with one, the Security tab's list and changes, and
+    # a company that accepts only passkeys.
+    Screen("choose-method", "{mfa}/enroll/choose/", "bob", "Select an authentication method"),
+    Screen("passkey-add", "{mfa}/passkeys/add/", "bob", "Add a passkey or security key"),
+    Screen("passkey-verify", "{mfa}/verify/passkey/", "pia_pending", "Use your passkey"),
+    Screen("security-tab-passkeys", "/admin/account/#tab-security", "pia", "Passkeys and security keys"),
+    Screen("passkey-rename", "{mfa}/security/passkeys/{w.pia_passkey.pk}/rename/", "pia",
+           "Name your passkey"),
+    Screen("passkey-remove", "{mfa}/security/passkeys/{w.pia_passkey.pk}/remove/", "pia",
+           "will stop working"),
+    Screen("methods-required", "{mfa}/required/", "quinn_methods_due",
+           "A passkey or security key is required"),
     # Company administration.
     Screen("companies", "{companies}/", "admin", "Bluebird Contracting"),
     Screen("company-create", "{companies}/new/", "admin", "Require MFA"),
@@ -198,6 +212,13 @@ class World:
         join(self.frank, self.bluebird, role=CompanyMembership.Role.ADMIN)
         self.frank.phone, self.frank.recovery_codes = enroll_user(self.frank)
         self.erin_membership = CompanyMembership.objects.get(user=self.erin, company=self.acme)
+        # pia signs in with a passkey; quinn's company accepts only passkeys, and she has an app.
+        self.pia = make_user("pia")
+        join(self.pia, self.acme)
+        self.pia_authenticator = SoftAuthenticator()
+        self._signed_in(self._added_passkey)
+        self.pia_passkey = WebAuthnCredential.objects.get(user=self.pia)
+
         self.sessions = {
             "erin_pending": self._signed_in(lambda c: password_login(c, self.erin)),
             "erin": self._signed_in(lambda c: sign_in(c, self.erin)),
@@ -208,13 +229,45 @@ class World:
             "carol": self._signed_in(lambda c: sign_in(c, self.carol)),
             "admin": self._signed_in(lambda c: sign_in(c, self.admin)),
             "frank": self._signed_in(lambda c: sign_in(c, self.frank)),
+            "pia_pending": self._signed_in(lambda c: password_login(c, self.pia)),
+            "pia": self._signed_in(self._signed_in_with_passkey),
         }
+        # Made after the others signed in: the superuser answers to every company, and this one accepts only
+        # passkeys (a rule that reaches a session when it next signs in).
+        self.elm = make_company(
+            "Elm Works",
+            require_mfa=True,
+            enforcement_date=self.acme.enforcement_date,
+            allowed_methods=AllowedMethods.PHISHING_RESISTANT,
+        )
+        self.quinn = make_user("quinn")
+        join(self.quinn, self.elm)
+        self.quinn.phone, self.quinn.recovery_codes = enroll_user(self.quinn)
+        self.sessions["quinn_methods_due"] = self._signed_in(lambda c: sign_in(c, self.quinn))
 
     @staticmethod
     def _signed_in(steps) -> list[dict]:
         client = Client()
         steps(client)
         return [{"name": name, "value": morsel.value} for name, morsel in client.cookies.items()]
+
+    def _added_passkey(self, client) -> None:
+        password_login(client, self.pia)
+        begin = client.post(f"{MFA}/passkeys/add/begin/", "", content_type="application/json")
+        answer = self.pia_authenticator.create(begin.json())
+        added = client.post(
+            f"{MFA}/passkeys/add/complete/", json.dumps(answer), content_type="application/json"
+        )
+        assert added.status_code == 200, added.content[:500]
+
+    def _signed_in_with_passkey(self, client) -> None:
+        password_login(client, self.pia)
+        begin = client.post(f"{MFA}/verify/passkey/begin/", "", content_type="application/json")
+        answer = self.pia_authenticator.get(begin.json())
+        done = client.post(
+            f"{MFA}/verify/passkey/complete/", json.dumps(answer), content_type="application/json"
+        )
+        assert done.status_code == 200, done.content[:500]
 
     def _regenerated_codes(self, client) -> None:
         sign_in(client, self.ivy)
