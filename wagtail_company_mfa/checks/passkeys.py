@@ -74,7 +74,7 @@ def check_passkey_settings(app_configs=None, **kwargs):
                     f"OTP_WEBAUTHN_ALLOWED_ORIGINS includes {origin!r}, which is not on the relying party id "
                     f"{rp_id!r}: browsers refuse passkeys for it.",
                     hint="Each allowed origin must be the RP id's host or a subdomain of it. A passkey works "
-                    "on one site only: see docs/passkeys.md, \u201cOne host name\u201d.",
+                    "on one site only: see docs/passkeys.md, “One host name”.",
                     id=E015_PASSKEY_ORIGIN_OFF_RP_ID,
                 )
             )

@@ -57,7 +57,7 @@ class CompanyForm(WagtailAdminModelForm):
             raise forms.ValidationError(
                 _(
                     "Passkeys are not set up on this site, so members would have no method left. Ask the "
-                    "site administrator to install them (see the documentation, \u201cPasskeys\u201d)."
+                    "site administrator to install them (see the documentation, “Passkeys”)."
                 )
             )
         return value

@@ -322,8 +322,8 @@ class PasskeyNameForm(forms.Form):
         label=gettext_lazy("Name"),
         max_length=flows.MAX_NAME_LENGTH,
         help_text=gettext_lazy(
-            "So you can tell your passkeys apart, for example \u201cWork laptop\u201d or "
-            "\u201cBlue key\u201d."
+            "So you can tell your passkeys apart, for example “Work laptop” or "
+            "“Blue key”."
         ),
         error_messages={"required": gettext_lazy("Give the passkey a name.")},
     )
@@ -380,7 +380,7 @@ class RenameView(PasskeyActionMixin, SecurityActionView):
         name = self.form.cleaned_data["name"].strip()
         if name != self.passkey.name:
             flows.rename(request, self.passkey, name)
-            messages.success(request, _("Passkey renamed to \u201c%(name)s\u201d.") % {"name": name})
+            messages.success(request, _("Passkey renamed to “%(name)s”.") % {"name": name})
         return redirect(self._next())
 
 
@@ -433,5 +433,5 @@ class RemoveView(PasskeyActionMixin, SecurityActionView):
             return redirect(security_tab_url())
         except flows.credential_model().DoesNotExist:
             raise Http404 from None
-        messages.success(request, _("Passkey \u201c%(name)s\u201d removed.") % {"name": self.passkey.name})
+        messages.success(request, _("Passkey “%(name)s” removed.") % {"name": self.passkey.name})
         return redirect(security_tab_url())
