@@ -3,7 +3,7 @@ The "Security" tab of the Wagtail account page: the user's MFA status and links 
 
 All account panels sit inside one ``<form>``, so this panel shows status and *links* only; every change
 happens in its own view with its own POST form (``account/views.py``, and each factor's own pages). What
-the user has comes from the factor registry (``factors.py``): each factor adds its own fragment.
+the user has comes from the factor registry (``factors/``): each factor adds its own fragment.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ value from those fields (``value``). The formats then only turn a kind into a ce
 made formula-safe (docs/security.md, "Exports"), a :data:`DATETIME` is written in the administrator's zone.
 
 The enrollment report's own columns are in ``report_export.py``. A column taken from the factor registry
-(``factors.py``), one per factor or one "Methods" column, is an :class:`ExportColumn` whose ``annotations``
+(``factors/``), one per factor or one "Methods" column, is an :class:`ExportColumn` whose ``annotations``
 are the registry's SQL expressions (an ``Exists`` per factor, say) and whose ``value`` turns them into text;
 ``report_export.report_columns`` is the one list to add it to.
 """

@@ -4,7 +4,7 @@ enrolled yet, exempt or not required, as annotations on the company's membership
 filters, sorts, counts and pages in the database and a page costs the same at 10 members as at 100,000.
 
 Whether a member is enrolled is an ``Exists`` per enrolling device model that the factor registry builds
-(``factors.py``); "overdue" is a condition on ``joined_at`` worked out once per company and request from the
+(``factors/``); "overdue" is a condition on ``joined_at`` worked out once per company and request from the
 Python rule itself (:func:`overdue_condition`); the exempt come from the site's setting
 (:func:`exempt_condition`).
 """

@@ -3,15 +3,19 @@
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from . import views
+from . import endpoints, views
 
 urlpatterns = [
     path("verify/passkey/", views.VerifyView.as_view(), name="passkey_verify"),
-    path("verify/passkey/begin/", views.AuthBeginView.as_view(), name="passkey_auth_begin"),
-    path("verify/passkey/complete/", views.AuthCompleteView.as_view(), name="passkey_auth_complete"),
+    path("verify/passkey/begin/", endpoints.AuthBeginView.as_view(), name="passkey_auth_begin"),
+    path("verify/passkey/complete/", endpoints.AuthCompleteView.as_view(), name="passkey_auth_complete"),
     path("passkeys/add/", views.AddView.as_view(), name="passkey_add"),
-    path("passkeys/add/begin/", views.RegisterBeginView.as_view(), name="passkey_register_begin"),
-    path("passkeys/add/complete/", views.RegisterCompleteView.as_view(), name="passkey_register_complete"),
+    path("passkeys/add/begin/", endpoints.RegisterBeginView.as_view(), name="passkey_register_begin"),
+    path(
+        "passkeys/add/complete/",
+        endpoints.RegisterCompleteView.as_view(),
+        name="passkey_register_complete",
+    ),
     # The browser code's messages, in the user's language (django-otp-webauthn's catalogue, then ours).
     path(
         "passkeys/jsi18n/",

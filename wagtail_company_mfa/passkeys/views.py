@@ -1,243 +1,36 @@
 """
-The passkey pages: "Add a passkey or security key", "Use your passkey" at sign-in, and renaming and removing
-one from the Security tab; and the four JSON endpoints of the two WebAuthn ceremonies, which the browser code
-of django-otp-webauthn calls (docs/passkeys.md).
-
-The endpoints subclass django-otp-webauthn's views, keeping their parsing and error answers, with the
-package's rules: the password again before a registration (SEC-25), a verified session before a new factor
-is added to an enrolled account, never a passwordless sign-in, failed assertions throttled per user.
+The passkey pages: "Add a passkey or security key", "Use your passkey" at sign-in (and "Confirm it's you"
+before a change), and renaming and removing one from the Security tab (docs/passkeys.md). The JSON endpoints
+their browser code calls are in ``endpoints.py``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit
 
 from django import forms
-from django.contrib.sessions.backends.base import UpdateError
-from django.db import DatabaseError
-from django.http import Http404, JsonResponse
-from django.middleware import csrf
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView, View
-from django_otp_webauthn import exceptions as webauthn_errors
-from django_otp_webauthn.views import (
-    BeginCredentialAuthenticationView,
-    BeginCredentialRegistrationView,
-    CompleteCredentialAuthenticationView,
-    CompleteCredentialRegistrationView,
-)
 from wagtail.admin import messages
 
 from .. import factors
 from ..account.panel import security_tab_url
 from ..account.views import SecurityActionView
-from ..base import email_confirmation, gate, methods, pending, reauth, verification
+from ..base import email_confirmation, gate, methods, reauth
 from ..base.view_helpers import PendingView, mfa_view, retry_message, safe_next_url, with_next
 from ..companies.policy import requirement_for
-from ..models import PasskeyThrottle
 from . import flows
-from .helper import helper_for
+from .rules import ceremony_configuration, needs_a_hostname, reauth_url, registration_refusal, throttled_until
 
 if TYPE_CHECKING:
-    # What the mixins are used with, so that their ``super()`` calls are checked against it.
+    # What the mixin is used with, so that its ``super()`` calls are checked against it.
     from django.views.generic import View as _ActionBase
-    from django_otp_webauthn.views import BaseWebAuthnView as _CeremonyBase
 else:
-    _ActionBase = _CeremonyBase = object
-
-logger = logging.getLogger(__name__)
-
-
-class Refused(webauthn_errors.OTPWebAuthnApiError):
-    """A ceremony the package's rules refuse, with the reason in words for the user."""
-
-    status_code = 403
-    default_code = "refused"
-
-
-def reauth_url(request, here: str) -> str:
-    return f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}"
-
-
-def registration_refusal(request) -> str | None:
-    """Why the signed-in user may not register a passkey right now, in words for them, or ``None``."""
-    user = request.user
-    enrolled = factors.is_enrolled(user)
-    if enrolled and not user.is_verified():
-        return _("Sign in with your second factor first.")
-    if not reauth.password_is_recent(request.session) or (
-        enrolled and not reauth.mfa_is_recent(request.session)
-    ):
-        return _("For your security, confirm it's you again: reload this page.")
-    if not enrolled and email_confirmation.needs_email_confirmation(request):
-        return _("Confirm your email address first: reload this page.")
-    if len(flows.passkeys_of(user)) >= flows.MAX_PASSKEYS:
-        return _("You have %(count)s passkeys, the most an account can have. Remove one first.") % {
-            "count": flows.MAX_PASSKEYS
-        }
-    return None
-
-
-def needs_a_hostname(request) -> bool:
-    """Whether the page was opened at a bare IP address, where browsers refuse passkeys."""
-    hostname = urlsplit(f"//{request.get_host()}").hostname or ""
-    try:
-        ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return True
-
-
-def throttled_until(user):
-    """Until when failed passkey answers hold ``user``'s next try back, or ``None``."""
-    throttle = PasskeyThrottle.objects.filter(user_id=user.pk or 0).first()
-    return verification.locked_until_for(throttle) if throttle is not None else None
-
-
-def ceremony_configuration(request, *, next_url: str) -> dict:
-    """The settings django-otp-webauthn's browser code reads (``otp_webauthn_config``), with our endpoints."""
-    query = "?" + urlencode({"next": next_url})
-    return {
-        "autocompleteLoginFieldSelector": None,
-        "nextFieldSelector": "input[name='next']",
-        "csrfToken": csrf.get_token(request),
-        "beginAuthenticationUrl": reverse("wagtail_company_mfa:passkey_auth_begin"),
-        "completeAuthenticationUrl": reverse("wagtail_company_mfa:passkey_auth_complete"),
-        "beginRegistrationUrl": reverse("wagtail_company_mfa:passkey_register_begin"),
-        "completeRegistrationUrl": reverse("wagtail_company_mfa:passkey_register_complete") + query,
-    }
-
-
-# The JSON endpoints ----------------------------------------------------------------------------------------
-
-
-class CeremonyMixin(_CeremonyBase):
-    """What the four endpoints share: the package's helper, and no server error for a database failure."""
-
-    def get_helper(self):
-        return helper_for(self.request)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, UpdateError):
-            # The session ended or changed key while this request used it (another tab, a concurrent
-            # request that completed first): nothing was done here.
-            return JsonResponse(
-                {
-                    "detail": _("Your sign-in changed in another tab or window. Reload this page."),
-                    "code": "session_changed",
-                },
-                status=400,
-            )
-        if isinstance(exc, DatabaseError):
-            logger.warning("A database error stopped a passkey ceremony; nothing was saved: %s", exc)
-            return JsonResponse(
-                {
-                    "detail": _(
-                        "This couldn't be done just now, and nothing was changed. Try again in a moment."
-                    ),
-                    "code": "busy",
-                },
-                status=503,
-            )
-        return super().handle_exception(exc)
-
-
-@method_decorator(never_cache, name="dispatch")
-class RegisterBeginView(CeremonyMixin, BeginCredentialRegistrationView):
-    """The options for a new credential (the user's own passkeys excluded)."""
-
-    def user_is_mfa_enrolled(self, user) -> bool:
-        return factors.is_enrolled(user)
-
-    def check_can_register(self):
-        problem = registration_refusal(self.request)
-        if problem:
-            raise Refused(detail=problem)
-
-
-@method_decorator(never_cache, name="dispatch")
-class RegisterCompleteView(CeremonyMixin, CompleteCredentialRegistrationView):
-    """Verify and save the new credential; answers where the browser goes next."""
-
-    user_is_mfa_enrolled = RegisterBeginView.user_is_mfa_enrolled
-    check_can_register = RegisterBeginView.check_can_register
-
-    def post(self, request, *args, **kwargs):
-        state = self.get_state()  # taken out of the session (and saved) first: a state is used once
-        try:
-            added = flows.add_passkey(request, self.get_helper(), state, request.data)
-        except flows.CEREMONY_ERRORS as exc:
-            logger.info("A passkey registration of user #%s was refused: %s", request.user.pk, exc)
-            return JsonResponse(
-                {
-                    "detail": _(
-                        "This passkey could not be added: the answer from your browser could not be "
-                        "verified. Try again."
-                    ),
-                    "code": "invalid_registration",
-                },
-                status=400,
-            )
-        after = safe_next_url(request)
-        rename = reverse("wagtail_company_mfa:passkey_rename", args=[added.device.pk])
-        url = f"{rename}?{urlencode({'next': after, 'new': '1'})}"
-        if added.first:
-            url = f"{reverse('wagtail_company_mfa:save_codes')}?{urlencode({'next': url})}"
-        return JsonResponse({"id": added.device.pk, "redirect_url": url})
-
-
-class AuthenticationRulesMixin(CeremonyMixin):
-    """A passkey is a second factor only: there must be a user past the password step (SEC-28)."""
-
-    def check_can_authenticate(self):
-        user = self.get_user()
-        if user is None or not user.is_active:
-            raise webauthn_errors.NotAuthenticated()
-        session = self.request.session
-        if not user.is_verified() and pending.pending_has_expired(session):
-            raise Refused(detail=_("Your sign-in has expired. Please sign in again."))
-        if locked_until := throttled_until(user):
-            raise Refused(detail=retry_message(locked_until), code="throttled")
-        if not flows.passkeys_of(user):
-            raise webauthn_errors.CredentialNotFound(detail=_("You have no passkey on this account."))
-
-
-@method_decorator(never_cache, name="dispatch")
-class AuthBeginView(AuthenticationRulesMixin, BeginCredentialAuthenticationView):
-    """The options for an assertion: a challenge, and the user's own credentials."""
-
-
-@method_decorator(never_cache, name="dispatch")
-class AuthCompleteView(AuthenticationRulesMixin, CompleteCredentialAuthenticationView):
-    """Check the assertion; on success the session is verified (or, already verified, re-confirmed)."""
-
-    def post(self, request, *args, **kwargs):
-        state = self.get_state()  # taken out of the session (and saved) first: a state is used once
-        attempt = flows.verify_passkey(request, self.get_helper(), state, request.data)
-        if attempt.ok and attempt.device is not None:
-            return JsonResponse({"id": attempt.device.pk, "redirect_url": safe_next_url(request)})
-        if attempt.locked_until:
-            return JsonResponse(
-                {"detail": retry_message(attempt.locked_until), "code": "throttled"}, status=429
-            )
-        return JsonResponse(
-            {
-                "detail": _("That passkey didn't work. Try again, or use another way to sign in."),
-                "code": "invalid_authentication",
-            },
-            status=400,
-        )
-
-
-# The pages -------------------------------------------------------------------------------------------------
+    _ActionBase = object
 
 
 @mfa_view
@@ -322,8 +115,7 @@ class PasskeyNameForm(forms.Form):
         label=gettext_lazy("Name"),
         max_length=flows.MAX_NAME_LENGTH,
         help_text=gettext_lazy(
-            "So you can tell your passkeys apart, for example “Work laptop” or "
-            "“Blue key”."
+            "So you can tell your passkeys apart, for example “Work laptop” or “Blue key”."
         ),
         error_messages={"required": gettext_lazy("Give the passkey a name.")},
     )

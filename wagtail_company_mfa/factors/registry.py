@@ -1,10 +1,7 @@
 """
-The registry of second factors: what each one is, and the one place that answers "which factors does this
-user have?" (docs/architecture.md, "Adding a factor").
-
-The gate, the report, the reset, ``manage.py mfa_status``, the Security tab and the verification pages ask
-this module; none of them names a device model. A factor is one folder (its models, flows, views and
-templates) plus one :class:`Factor` entry in :data:`FACTORS`.
+The registry itself: what each factor is (:class:`Factor`) and which factors the package offers
+(:data:`FACTORS`), in the order the Security tab shows them, the verify page offers them and the reset removes
+them (docs/architecture.md, "Adding a factor").
 """
 
 from __future__ import annotations
@@ -14,18 +11,15 @@ from typing import TYPE_CHECKING
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import CharField, Exists, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .audit import AuditAction
-from .passkeys import actions as passkey_actions
-from .recovery_codes import actions as recovery_code_actions
-from .totp import actions as totp_actions
+from ..audit import AuditAction
+from ..passkeys import actions as passkey_actions
+from ..recovery_codes import actions as recovery_code_actions
+from ..totp import actions as totp_actions
 
 if TYPE_CHECKING:
-    from django.db.models.expressions import Combinable
     from django_stubs_ext import StrOrPromise
 
 
@@ -196,154 +190,3 @@ def verify_url_name(keys) -> str:
 def factor_of(device) -> Factor | None:
     """The factor ``device`` belongs to (and counts for), or ``None``."""
     return next((factor for factor in FACTORS.values() if factor.holds(device)), None)
-
-
-# Which factors a user has -----------------------------------------------------------------------------------
-
-
-def factors_of(user, *, among=None, confirmed: bool = True) -> frozenset[str]:
-    """
-    The keys of the factors ``user`` has, of ``among`` (default: every factor), in one query. With
-    ``confirmed=False`` a device not yet confirmed counts too.
-    """
-    candidates = [
-        (factor.key, queryset)
-        for factor in (all_factors() if among is None else among)
-        for queryset in factor.devices(confirmed=confirmed, user_id=user.pk)
-    ]
-    if not candidates:
-        return frozenset()
-    if len(candidates) == 1:
-        key, queryset = candidates[0]
-        return frozenset({key}) if queryset.exists() else frozenset()
-    first, *others = (
-        queryset.annotate(factor=Value(key, output_field=CharField()))
-        .values_list("factor", flat=True)
-        .order_by()
-        for key, queryset in candidates
-    )
-    return frozenset(first.union(*others).order_by())
-
-
-def tagged_rows(user, fields, *, key_at: int, confirmed: bool = True) -> list:
-    """
-    For a ``UNION`` with another query whose columns have the types ``fields`` (model field instances): one
-    ``values_list`` per device model of every factor, a row per device of ``user`` (a user or a user id),
-    with the factor's key in column ``key_at`` and NULL in every other column. Lets a caller learn
-    :func:`factors_of` in the same query as something else (``companies.policy.standing_for``) without
-    naming a device model.
-    """
-    user_id = getattr(user, "pk", user)  # a user, or a user id
-    querysets = []
-    for factor in all_factors():
-        for queryset in factor.devices(confirmed=confirmed, user_id=user_id):
-            columns = {
-                f"mfa_column_{index}": Value(factor.key if index == key_at else None, output_field=field)
-                for index, field in enumerate(fields)
-            }
-            querysets.append(queryset.annotate(**columns).values_list(*columns).order_by())
-    return querysets
-
-
-def is_enrolled(user) -> bool:
-    """Whether ``user`` has a factor that counts as enrolled (recovery codes alone do not count)."""
-    return bool(factors_of(user, among=enrolling_factors()))
-
-
-def enrolls(keys) -> bool:
-    """Whether the factor keys ``keys`` (an answer of :func:`factors_of`) make a user enrolled."""
-    return any(factor.key in keys for factor in enrolling_factors())
-
-
-def enrolled_device(user):
-    """
-    The device that makes ``user`` enrolled, or ``None``. A session verified with such a device already holds
-    it (django-otp loaded it): no query then.
-    """
-    device = getattr(user, "otp_device", None)
-    factor = factor_of(device)
-    if factor is not None and factor.counts_as_enrolled:
-        return device
-    # One query for a user who has none (the common case), one more to load the first one found.
-    keys = factors_of(user, among=enrolling_factors())
-    for factor in enrolling_factors():
-        if factor.key not in keys:
-            continue
-        for queryset in factor.devices(user_id=user.pk):
-            device = queryset.first()
-            if device is not None:
-                return device
-    return None
-
-
-def remove_all(user) -> dict[str, int]:
-    """
-    Delete every device of every factor of ``user`` (in the caller's transaction): ``{factor key: devices
-    removed}``, in registry order.
-    """
-    removed = {}
-    for factor in all_factors():
-        count = 0
-        for model in factor.models():
-            _total, per_model = model.objects.filter(user_id=user.pk).delete()
-            count += per_model.get(model._meta.label, 0)
-        removed[factor.key] = count
-    return removed
-
-
-# The same, as SQL expressions for listings (one query however many rows) ----------------------------------
-
-
-def _enrolled_querysets(user_ref, **filters) -> list:
-    return [
-        queryset for factor in enrolling_factors() for queryset in factor.devices(user_id=user_ref, **filters)
-    ]
-
-
-def has_enrolled_factor(user_ref=None):
-    """``Exists``: the user of the row (``user_ref``, default ``OuterRef("user_id")``) is enrolled."""
-    user_ref = OuterRef("user_id") if user_ref is None else user_ref
-    expressions = [Exists(queryset) for queryset in _enrolled_querysets(user_ref)]
-    # ``Exists | Exists`` is a ``Q`` (an ``Exists`` too when there is only one factor).
-    combined: Exists | Q | Combinable = expressions[0]
-    for expression in expressions[1:]:
-        combined |= expression
-    return combined
-
-
-def has_factor(factor: Factor, user_ref=None):
-    """``Exists``: the user of the row has ``factor`` (a confirmed device of any of its models)."""
-    user_ref = OuterRef("user_id") if user_ref is None else user_ref
-    expressions = [Exists(queryset) for queryset in factor.devices(user_id=user_ref)]
-    combined: Exists | Q | Combinable = expressions[0]
-    for expression in expressions[1:]:
-        combined |= expression
-    return combined
-
-
-def factor_annotation(factor: Factor) -> str:
-    """The name of :func:`has_factor`'s annotation for ``factor`` in the report's queries."""
-    return f"has_factor_{factor.key}"
-
-
-def enrolled_value(field: str, user_ref=None, *, order_by: str | None = None, confirmed: bool = True):
-    """
-    ``field`` (``"created_at"``, ``"last_used_at"``, ``"pk"``) of the user's enrolled device, as a subquery;
-    with several enrolling factors, the first factor's that has one.
-    """
-    user_ref = OuterRef("user_id") if user_ref is None else user_ref
-    subqueries = []
-    for queryset in _enrolled_querysets(user_ref, confirmed=confirmed):
-        values = queryset.values(field)
-        subqueries.append(Subquery((values.order_by(order_by) if order_by else values)[:1]))
-    return subqueries[0] if len(subqueries) == 1 else Coalesce(*subqueries)
-
-
-def enrolled_user_ids(**filters):
-    """The ids of the users who are enrolled (of those ``filters`` select), as a flat ``values_list``."""
-    first, *others = [
-        queryset.values_list("user_id", flat=True)
-        for factor in enrolling_factors()
-        for queryset in factor.devices(**filters)
-    ]
-    return first.union(*others).order_by() if others else first
