@@ -19,6 +19,9 @@ from settings import DATABASES
 
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# Passkeys on the servers' own host name (their checks run at start-up: docs/passkeys.md).
+OTP_WEBAUTHN_RP_ID = "localhost"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost"]
 
 DATABASES["default"]["NAME"] = os.environ["MFA_SERVERS_DATABASE_NAME"]
 DATABASES["default"].pop("TEST", None)
