@@ -92,9 +92,15 @@ def login_queries(client, user) -> CaptureQueriesContext:
 
 
 def test_full_login_query_budget(client, demo):
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+
+    # As a running server has it after its first request: Django keeps content types for the process (the
+    # audit log entry of the verification looks the user model's up).
+    ContentType.objects.get_for_model(get_user_model())
     captured = login_queries(client, demo.erin)
     sql = [q["sql"] for q in captured]
-    assert len(sql) <= 41, "\n".join(sql)
+    assert len(sql) <= 40, "\n".join(sql)
     # Wagtail's admin access check on the two MFA pages reads the permissions from the gate's query.
     assert not [s for s in sql if "auth_group_permissions" in s and "UNION" not in s], "\n".join(sql)
     # SEC-10: the code is still checked and counted under the row lock, in one transaction.
