@@ -118,7 +118,8 @@ def test_enrolled_user_sees_since_when_last_used_codes_left_and_why_it_stays_on(
     assert field(response, "enrolled-at") == local(device.created_at, "UTC")
     assert device.last_used_at is not None
     assert field(response, "last-used") == local(device.last_used_at, "UTC")
-    assert field(response, "codes-left") == "1"
+    assert field(response, "codes-left") == "1 left"
+    assert "Recovery codes 1 left" in page  # reads as a phrase, term and value
     assert "Acme Builders: required since" in page
     for action in ("replace", "regenerate"):
         assert f'data-mfa-action="{action}"' in response.text
@@ -132,7 +133,7 @@ def test_no_codes_left_is_flagged(client, demo):
     )
     sign_in(client, demo.erin)
     response = client.get(ACCOUNT_URL)
-    assert field(response, "codes-left") == "0"
+    assert field(response, "codes-left") == "None left"
     assert "You have no recovery code left." in words(response)
 
 

@@ -10,9 +10,11 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from .. import factors
+from ..account.layout import LayoutMixin
 from ..companies.policy import requirement_for
 from ..totp import flows as totp_flows
 from ..totp.forms import CodeForm
@@ -59,7 +61,7 @@ class RequiredView(TemplateView):
 
 
 @mfa_view
-class ReauthView(UnavailableAuthenticatorMixin, FormView):
+class ReauthView(UnavailableAuthenticatorMixin, LayoutMixin, FormView):
     """
     "Enter your password" (SEC-25): asked before enrolling or changing MFA unless the password was entered
     in the last ``REAUTH_TIMEOUT`` seconds. An enrolled user also gives a current code.
@@ -67,6 +69,7 @@ class ReauthView(UnavailableAuthenticatorMixin, FormView):
 
     template_name = "wagtail_company_mfa/reauth.html"
     form_class = PasswordForm
+    page_title = gettext_lazy("Enter your password")
 
     def dispatch(self, request, *args, **kwargs):
         self.needs_code = request.user.is_verified() and not reauth.mfa_is_recent(request.session)

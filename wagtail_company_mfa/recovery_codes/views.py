@@ -10,8 +10,10 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, View
 
+from ..account.layout import SETUP_IN_ADMIN, LayoutMixin
 from ..base.view_helpers import PendingView, mfa_view, safe_next_url, with_next
 from . import codes as recovery_codes
 from . import flows, unsaved
@@ -37,11 +39,19 @@ class RecoveryView(PendingView, FormView):
 
 
 @mfa_view
-class SaveCodesView(FormView):
+class SaveCodesView(LayoutMixin, FormView):
     """ "Almost there": the new recovery code, shown until the user confirms they saved it."""
 
     template_name = "wagtail_company_mfa/save_codes.html"
     form_class = SavedCodesForm
+    page_title = gettext_lazy("Almost there")
+    header_icon = "key"
+    # The new code must be saved first: no way back from here.
+    back_to_security = False
+
+    def in_admin(self) -> bool:
+        # A new code from the Security tab, or the end of a setup started inside the admin.
+        return self.reason == "regenerated" or bool(self.request.session.get(SETUP_IN_ADMIN))
 
     def dispatch(self, request, *args, **kwargs):
         pending = unsaved.get_unsaved_codes(request.session, request.user)
@@ -67,6 +77,7 @@ class SaveCodesView(FormView):
 
     def form_valid(self, form):
         unsaved.clear_unsaved_codes(self.request.session)
+        self.request.session.pop(SETUP_IN_ADMIN, None)
         if self.reason == "used":
             messages.warning(
                 self.request,
