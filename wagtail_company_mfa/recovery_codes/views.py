@@ -15,6 +15,7 @@ from django.views.generic import FormView, View
 
 from ..account.layout import SETUP_IN_ADMIN, LayoutMixin
 from ..base.view_helpers import PendingView, mfa_view, safe_next_url, with_next
+from ..conf import mfa_settings
 from . import codes as recovery_codes
 from . import flows, unsaved
 from .forms import RecoveryCodeForm, SavedCodesForm
@@ -102,8 +103,12 @@ class DownloadCodesView(View):
         if pending is None or not request.user.is_verified():
             return redirect(safe_next_url(request))
         codes, _reason = pending
+        site = mfa_settings.ISSUER
         lines = [
             _("Recovery code for %(user)s") % {"user": request.user.get_username()},
+            # Which site the code is for, read months later: its name and its address.
+            _("Site: %(site)s, %(url)s")
+            % {"site": site, "url": request.build_absolute_uri(reverse("wagtailadmin_home"))},
             _("Each code works once. Keep this file somewhere safe, away from your phone."),
             "",
             *(recovery_codes.display(code) for code in codes),

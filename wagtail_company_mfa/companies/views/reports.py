@@ -129,6 +129,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     edit_url_name = None
     members_url_name = None
     reset_url_name = None
+    add_member_url_name = None
     companies_index_url_name = None
     verbose_name = gettext_lazy("member")
     verbose_name_plural = gettext_lazy("members")
@@ -380,5 +381,8 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             company=self.company,
             summary=self.summary,
             summary_sentence=summary_sentence(self.company, self.summary, now=self.now),
+            add_member_url=reverse(self.add_member_url_name, args=[self.company.pk])
+            if self.add_member_url_name
+            else "",
         )
         return context
