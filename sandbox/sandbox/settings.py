@@ -125,6 +125,8 @@ DEFAULT_FROM_EMAIL = "mfa-sandbox@localhost"
 
 # Wagtail
 WAGTAIL_SITE_NAME = "Company MFA sandbox"
+
+
 def served_at(address: str) -> str:
     """The URL of what `make sandbox` serves (runserver's address: `PORT`, `HOST:PORT`, `0.0.0.0:PORT`)."""
     host, _, port = address.rpartition(":")
