@@ -79,3 +79,22 @@ def test_emails_name_the_site_and_its_address(
     html = message.alternatives[0][0]
     assert 'href="https://cms.acme.example/admin/"' in html
     assert "Acme CMS" in html
+
+
+def test_report_gives_deadlines_as_the_companys_date_and_never_for_unused(client, tenants):
+    """Bluebird is in Europe/Amsterdam: its deadline is its own calendar date, whatever the viewer's zone."""
+    import datetime
+
+    from django.utils import formats
+
+    sign_in(client, tenants.admin_a)
+    page = soup(client.get(f"{COMPANIES}/{tenants.a.pk}/report/"))
+    text = page.select_one("table").get_text(" ", strip=True)
+
+    assert formats.date_format(tenants.a.enforcement_date, "DATE_FORMAT") in text
+    assert "midnight" not in text
+    assert "p.m." not in text  # 00:00 in Amsterdam is 11 p.m. (or 10 p.m.) the day before in UTC
+    # Bob Brown enrolled but never signed in with it since.
+    row = next(tr for tr in page.select("tbody tr") if "Bob Brown" in tr.get_text())
+    assert "Never" in row.get_text(" ", strip=True)
+    assert isinstance(tenants.a.enforcement_date, datetime.date)

@@ -29,7 +29,7 @@ from .. import factors
 from ..base.users import display_name, user_email
 from ..conf import mfa_settings
 from ..models import CompanyMembership, company_zone
-from .policy import grace_deadline, is_exempt, member_deadline
+from .policy import calendar_date, grace_deadline, is_exempt, member_deadline
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -220,6 +220,13 @@ class MemberRow:
     #: When this member must use MFA for the company (``None`` when the company does not require it).
     deadline: datetime.datetime | None
     grace_applied: bool = False
+    #: The company's time zone, in which the report shows the deadline's date.
+    time_zone: str = "UTC"
+
+    @property
+    def deadline_date(self) -> datetime.date | None:
+        """The deadline as the company's calendar date (the report shows dates in the company's zone)."""
+        return calendar_date(self.deadline, self.time_zone) if self.deadline else None
 
     @property
     def name(self) -> str:
@@ -284,6 +291,7 @@ def member_row(membership, company) -> MemberRow:
         last_used_at=membership.last_used_at,
         deadline=deadline,
         grace_applied=bool(membership.grace_applied),
+        time_zone=company.time_zone,
     )
 
 

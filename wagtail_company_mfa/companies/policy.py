@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import zoneinfo
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
@@ -44,6 +45,15 @@ class Status(str, enum.Enum):
     REQUIRED = "required"
 
 
+def calendar_date(moment: datetime.datetime, time_zone: str) -> datetime.date:
+    """``moment`` as a calendar date in ``time_zone`` (a company's); UTC for a zone this system lacks."""
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return moment.astimezone(zone).date()
+
+
 @dataclass(frozen=True)
 class CompanyDeadline:
     """One company's claim on a user: by when that user must use MFA."""
@@ -60,6 +70,11 @@ class CompanyDeadline:
     #: True when the company counts because the user governs every company (a superuser or a holder of
     #: ``manage_all_companies``), not (or not this early) through a membership of their own.
     governed: bool = False
+
+    @property
+    def date(self) -> datetime.date:
+        """The deadline as the company's calendar date (what people are told: "from 1 January 2027")."""
+        return calendar_date(self.deadline, self.time_zone)
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,11 @@ class Requirement:
     def deadline(self) -> datetime.datetime | None:
         """The earliest deadline among :attr:`companies`, or ``None``."""
         return self.companies[0].deadline if self.companies else None
+
+    @property
+    def date(self) -> datetime.date | None:
+        """:attr:`deadline` as the calendar date of its company, or ``None``."""
+        return self.companies[0].date if self.companies else None
 
     @property
     def governs_all(self) -> bool:

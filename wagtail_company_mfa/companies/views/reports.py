@@ -106,6 +106,10 @@ class StateColumn(Column):
     cell_template_name = "wagtail_company_mfa/reports/state_cell.html"
 
 
+class LastUsedColumn(DateColumn):
+    cell_template_name = "wagtail_company_mfa/reports/last_used_cell.html"
+
+
 class DeadlineColumn(DateColumn):
     cell_template_name = "wagtail_company_mfa/reports/deadline_cell.html"
 
@@ -178,7 +182,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             StateColumn("state", label=gettext("MFA")),
             DeadlineColumn("deadline", label=gettext("Deadline")),
             DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
-            DateColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
+            LastUsedColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
             DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
             MemberActionsColumn("actions", label=gettext("Actions"), accessor=self.row_actions),
         ]
