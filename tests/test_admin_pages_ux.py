@@ -98,3 +98,22 @@ def test_report_gives_deadlines_as_the_companys_date_and_never_for_unused(client
     row = next(tr for tr in page.select("tbody tr") if "Bob Brown" in tr.get_text())
     assert "Never" in row.get_text(" ", strip=True)
     assert isinstance(tenants.a.enforcement_date, datetime.date)
+
+
+@pytest.mark.parametrize(("admin", "company"), [("admin_a", "a"), ("admin_b", "b")])
+def test_a_member_added_later_gets_the_policy_email(
+    client, tenants, admin, company, django_capture_on_commit_callbacks
+):
+    """Bluebird's date is ahead, Acme's has passed: either way the newcomer is told, and only they are."""
+    sign_in(client, getattr(tenants, admin))
+    company = getattr(tenants, company)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{COMPANIES}/{company.pk}/members/add/",
+            {"identifier": tenants.editor.email, "role": "member"},
+        )
+    assert response.status_code == 302, response.content[:300]
+
+    assert [message.to for message in mail.outbox] == [[tenants.editor.email]]
+    assert company.name in mail.outbox[0].subject
