@@ -71,12 +71,12 @@ $(VENV)/.installed-tox: pyproject.toml | $(PY)
 
 # Tasks -----------------------------------------------------------------------------------------------------
 
-sandbox: sandbox-seed ## Serve the demo site at http://127.0.0.1:8000/admin/ (creates, migrates and seeds it first)
-	$(MANAGE) runserver $(SANDBOX_ADDR)
+sandbox: sandbox-seed ## Serve the demo site at SANDBOX_ADDR (127.0.0.1:8000; creates, migrates and seeds it first)
+	SANDBOX_ADDR=$(SANDBOX_ADDR) $(MANAGE) runserver $(SANDBOX_ADDR)
 
 sandbox-seed: $(VENV)/.installed-sandbox ## Migrate the demo database and (re)seed the demo accounts
 	$(MANAGE) migrate --no-input
-	$(MANAGE) seed_demo
+	SANDBOX_ADDR=$(SANDBOX_ADDR) $(MANAGE) seed_demo
 
 demo-code: $(VENV)/.installed-sandbox ## Print erin's current authenticator code (the sandbox's enrolled user)
 	@$(PY) -c "import base64, time; from cryptography.hazmat.primitives.hashes import SHA1; from cryptography.hazmat.primitives.twofactor.totp import TOTP; print(TOTP(base64.b32decode('JBSWY3DPEHPK3PXP'), 6, SHA1(), 30, enforce_key_length=False).generate(time.time()).decode())"

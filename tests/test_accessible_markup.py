@@ -212,3 +212,59 @@ def test_new_device_advice_comes_after_the_tick_once_a_recovery_code_is_used(cli
     assert "set up your authenticator app on your new device" in advice.get_text(" ", strip=True)
     assert advice in page.find(id="id_confirm").find_all_next("p")
     assert page.select_one("button[type=submit]") in advice.find_all_next("button")
+
+
+# The Security tab's actions stay in the admin layout -------------------------------------------------------
+
+
+def layout(response) -> str:
+    return soup(response).select_one("[data-mfa-layout]")["data-mfa-layout"]
+
+
+def test_replacing_the_authenticator_stays_in_the_admin_with_back_to_security(client, enrolled_user):
+    sign_in(client, enrolled_user)
+    response = client.get(ENROLL_URL)
+    page = soup(response)
+
+    assert layout(response) == "admin"
+    assert page.select_one("#wagtail-sidebar") is not None  # Wagtail's admin, not the sign-in card
+    assert page.select_one("[data-mfa-back]")["href"] == "/admin/account/#tab-security"
+    assert "Security" in [a.get_text(strip=True) for a in page.select("nav[aria-label] a")]
+    assert page.select_one("[data-mfa-sign-out]") is None
+
+
+def test_new_recovery_code_stays_in_the_admin_without_a_way_round_saving_it(client, enrolled_user):
+    sign_in(client, enrolled_user)
+    response = client.post("/admin/company-mfa/security/new-recovery-code/")
+    saved = client.get(response.url)
+
+    assert layout(saved) == "admin"
+    assert soup(saved).select_one("[data-mfa-back]") is None  # the code must be saved first
+    assert soup(saved).find(id="mfa-recovery-code-1") is not None
+
+
+def test_setting_up_early_stays_in_the_admin_to_the_end(client, upcoming_user):
+    password_login(client, upcoming_user)
+    page = client.get(ENROLL_URL)
+    assert layout(page) == "admin"
+    key = base64.b32decode(soup(page).find(id="mfa-setup-key")["data-mfa-value"].replace(" ", ""))
+    response = client.post(ENROLL_URL, {"code": Authenticator(key).code()})
+    assert layout(client.get(response.url)) == "admin"
+
+
+def test_forced_setup_keeps_the_sign_in_layout(client, required_user):
+    password_login(client, required_user)
+    page = client.get(ENROLL_URL)
+    assert layout(page) == "sign-in"
+    key = base64.b32decode(soup(page).find(id="mfa-setup-key")["data-mfa-value"].replace(" ", ""))
+    response = client.post(ENROLL_URL, {"code": Authenticator(key).code()})
+    assert layout(client.get(response.url)) == "sign-in"
+    assert layout(client.get(REAUTH_PATH)) == "admin"  # now signed in: the admin's own pages
+
+
+def test_reauthenticating_from_the_admin_stays_in_the_admin(client, upcoming_user):
+    password_login(client, upcoming_user)
+    assert layout(client.get(REAUTH_PATH)) == "admin"
+
+
+REAUTH_PATH = "/admin/company-mfa/reauthenticate/"

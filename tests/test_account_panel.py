@@ -42,6 +42,10 @@ def sign_in(client, user):
         assert verify_with_code(client, user.phone.code()).status_code == 302
 
 
+def day(date: datetime.date) -> str:
+    return formats.date_format(date, "DATE_FORMAT")
+
+
 def local(moment: datetime.datetime, zone: str) -> str:
     return formats.date_format(moment.astimezone(zoneinfo.ZoneInfo(zone)), "DATETIME_FORMAT")
 
@@ -91,8 +95,9 @@ def test_not_enrolled_upcoming_user_sees_status_company_date_and_set_up_link(cli
     response = client.get(ACCOUNT_URL)
     page = words(response)
     assert "Two-factor authentication is off." in page
-    deadline = demo.bluebird.enforcement_starts_at
-    assert f"Bluebird Contracting: required from {local(deadline, 'UTC')}" in page
+    # The company's calendar date, not an instant ("midnight (UTC)").
+    assert f"Bluebird Contracting: required from {day(demo.bluebird.enforcement_date)}" in page
+    assert "midnight" not in page
     assert 'data-mfa-action="enroll"' in response.text
     assert "/admin/company-mfa/enroll/choose/?next=%2Fadmin%2Faccount%2F%23tab-security" in response.text
     # Nothing to replace, regenerate or turn off yet.
@@ -118,7 +123,8 @@ def test_enrolled_user_sees_since_when_last_used_codes_left_and_why_it_stays_on(
     assert field(response, "enrolled-at") == local(device.created_at, "UTC")
     assert device.last_used_at is not None
     assert field(response, "last-used") == local(device.last_used_at, "UTC")
-    assert field(response, "codes-left") == "1"
+    assert field(response, "codes-left") == "1 left"
+    assert "Recovery codes 1 left" in page  # reads as a phrase, term and value
     assert "Acme Builders: required since" in page
     for action in ("replace", "regenerate"):
         assert f'data-mfa-action="{action}"' in response.text
@@ -132,7 +138,7 @@ def test_no_codes_left_is_flagged(client, demo):
     )
     sign_in(client, demo.erin)
     response = client.get(ACCOUNT_URL)
-    assert field(response, "codes-left") == "0"
+    assert field(response, "codes-left") == "None left"
     assert "You have no recovery code left." in words(response)
 
 
@@ -159,8 +165,8 @@ def test_a_late_joiner_sees_their_own_date(client, db):
         join(user, company, joined_at=datetime.datetime(2026, 2, 25, 9, tzinfo=datetime.timezone.utc))
         sign_in(client, user)
         page = words(client.get(ACCOUNT_URL))
-    own_deadline = datetime.datetime(2026, 3, 7, 9, tzinfo=datetime.timezone.utc)  # joined + 10 days
-    assert f"Acme Builders: required from {local(own_deadline, 'UTC')}" in page
+    # Joined 25 February + 10 days: the company's calendar date of the newcomer's own deadline.
+    assert f"Acme Builders: required from {day(datetime.date(2026, 3, 7))}" in page
     assert "your own date, because you joined after the company's date" in page
 
 
@@ -191,8 +197,10 @@ def test_dates_are_shown_in_the_users_own_time_zone(client, db):  # SEC-51
     # 00:00 in Chicago on 1 June is 05:00 UTC, which is 14:00 on 1 June in Tokyo.
     deadline = company.enforcement_starts_at
     assert deadline == datetime.datetime(2026, 6, 1, 5, tzinfo=datetime.timezone.utc)
-    assert "required from " + local(deadline, "Asia/Tokyo") in page
-    assert local(deadline, "Asia/Tokyo") != local(deadline, "UTC")
+    # The deadline is the company's calendar date (1 June in Chicago), not 14:00 in Tokyo; the times of what
+    # happened (set up, last used) are in the user's own zone.
+    assert "required from " + day(datetime.date(2026, 6, 1)) in page
+    assert local(deadline, "Asia/Tokyo") not in page
     assert "Times are in your time zone, Asia/Tokyo." in page
     device = AuthenticatorDevice.objects.get(user=user)
     # Enrolled "now" (23:30 UTC on 20 May) is already 21 May in Tokyo.

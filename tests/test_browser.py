@@ -13,7 +13,7 @@ import base64
 
 import pytest
 from browser_support import shot, sign_in
-from factories import Authenticator, join, make_user
+from factories import Authenticator, enroll_user, join, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -89,3 +89,27 @@ def test_alice_enrolls_in_the_browser_and_signs_in_again(alice, live_server, bro
     page.click("form button[type=submit]")
     page.wait_for_url(f"{base}/admin/")
     assert page.locator("h1").first.is_visible()
+
+
+@pytest.fixture
+def erin(company_required):
+    erin = make_user("erin", first_name="Erin", last_name="Evans")
+    join(erin, company_required)
+    erin.phone, erin.recovery_codes = enroll_user(erin)
+    return erin
+
+
+def test_security_tab_has_no_save_footer(erin, live_server, browser_page):
+    """The account page's Save button saves nothing on the Security tab: it is hidden there, not elsewhere."""
+    page, base = browser_page, live_server.url
+    sign_in(page, base, erin.get_username())
+    page.wait_for_url("**/company-mfa/verify/**")
+    page.fill("#id_code", erin.phone.code())
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+    page.goto(f"{base}/admin/account/#tab-security")
+    assert page.locator("[data-mfa-security-panel]").is_visible()
+    assert not page.locator("footer.footer").is_visible()
+    page.click("#tab-label-profile")
+    assert page.locator("footer.footer").is_visible()

@@ -37,6 +37,10 @@ def sign_in(client, user, next_url=None):
         assert verify_with_code(client, user.phone.code()).status_code == 302
 
 
+def day(date) -> str:
+    return formats.date_format(date, "DATE_FORMAT")
+
+
 def local(moment, zone="UTC") -> str:
     return formats.date_format(moment.astimezone(zoneinfo.ZoneInfo(zone)), "DATETIME_FORMAT")
 
@@ -54,9 +58,10 @@ def test_upcoming_user_sees_the_deadline_the_company_and_set_up_now(client, demo
     assert response.status_code == 200
     assert PANEL in response.text
     page = words(response)
-    deadline = demo.bluebird.enforcement_starts_at
-    assert f"Two-factor authentication will be required from {local(deadline)}" in page
-    assert f"Bluebird Contracting , from {local(deadline)}" in page
+    date = day(demo.bluebird.enforcement_date)
+    assert f"Two-factor authentication will be required from {date}" in page
+    assert f"Bluebird Contracting , from {date}" in page
+    assert "midnight" not in page
     assert 'href="/admin/company-mfa/enroll/?next=%2Fadmin%2F"' in response.text
     assert 'data-controller="w-dismissible"' in response.text
     assert dismissible_id(response).startswith("wagtail_company_mfa_upcoming_")
@@ -87,15 +92,16 @@ def test_required_users_are_stopped_before_the_dashboard(client, demo, name):
     assert response.url.startswith("/admin/company-mfa/required/")
 
 
-def test_the_panel_is_in_the_users_time_zone(client, demo):
+def test_the_panel_shows_the_companys_date_whatever_the_users_time_zone(client, demo):
     profile = UserProfile.get_for_user(demo.bob)
     profile.current_time_zone = "Pacific/Auckland"
     profile.save()
     sign_in(client, demo.bob)
     page = words(client.get("/admin/"))
     deadline = demo.bluebird.enforcement_starts_at
-    assert f"required from {local(deadline, 'Pacific/Auckland')}" in page
-    assert "Times are in your time zone, Pacific/Auckland." in page
+    # 00:00 UTC is 13:00 in Auckland: people are told the company's calendar day, not "1 p.m.".
+    assert f"required from {day(demo.bluebird.enforcement_date)}" in page
+    assert local(deadline, "Pacific/Auckland") not in page
 
 
 def test_dismissing_hides_it_until_the_next_reminder_day(client, demo):
@@ -169,8 +175,7 @@ def test_message_with_set_up_now_once_per_session(client, demo):
     sign_in(client, bob, next_url="/admin/pages/")
     first = client.get("/admin/pages/")
     page = words(first)
-    deadline = demo.bluebird.enforcement_starts_at
-    assert f"{MESSAGE} {local(deadline)} (UTC). Set it up now to be ready." in page
+    assert f"{MESSAGE} {day(demo.bluebird.enforcement_date)}. Set it up now to be ready." in page
     assert re.search(r'<a href="/admin/company-mfa/enroll/"[^>]*>\s*Set up now\s*</a>', first.text)
     assert MESSAGE not in words(client.get("/admin/pages/"))
     assert MESSAGE not in words(client.get("/admin/"))
@@ -219,12 +224,13 @@ def test_no_message_for_others(client, demo, name):
     assert "requires two-factor authentication from" not in words(client.get("/admin/"))
 
 
-def test_message_is_in_the_users_time_zone(client, demo):
+def test_message_gives_the_companys_date_not_a_time_in_the_users_zone(client, demo):
     profile = UserProfile.get_for_user(demo.bob)
     profile.current_time_zone = "Asia/Kolkata"
     profile.save()
     sign_in(client, demo.bob, next_url="/admin/pages/")
     page = words(client.get("/admin/pages/"))
     deadline = demo.bluebird.enforcement_starts_at
-    assert f"{MESSAGE} {local(deadline, 'Asia/Kolkata')} (Asia/Kolkata)." in page
     assert timezone.localtime(deadline, zoneinfo.ZoneInfo("Asia/Kolkata")).hour == 5  # 00:00 UTC is 05:30
+    assert f"{MESSAGE} {day(demo.bluebird.enforcement_date)}." in page
+    assert "a.m." not in page

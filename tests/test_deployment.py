@@ -471,3 +471,26 @@ def test_sandbox_settings_use_immediate_transactions_on_sqlite(monkeypatch):
     database = sandbox["DATABASES"]["default"]
     assert database["ENGINE"] == SQLITE
     assert database["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        (None, "http://127.0.0.1:8000"),
+        ("127.0.0.1:8001", "http://127.0.0.1:8001"),
+        ("8002", "http://127.0.0.1:8002"),
+        ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+        ("localhost:8080", "http://localhost:8080"),
+    ],
+)
+def test_sandbox_prints_and_links_the_address_it_serves(monkeypatch, address, url):
+    """`make sandbox SANDBOX_ADDR=...`: the printed sign-in address and the emails' links follow it."""
+    import runpy
+    from pathlib import Path
+
+    if address is None:
+        monkeypatch.delenv("SANDBOX_ADDR", raising=False)
+    else:
+        monkeypatch.setenv("SANDBOX_ADDR", address)
+    sandbox = runpy.run_path(str(Path(__file__).parent.parent / "sandbox" / "sandbox" / "settings.py"))
+    assert sandbox["WAGTAILADMIN_BASE_URL"] == url

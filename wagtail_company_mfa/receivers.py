@@ -77,6 +77,17 @@ def announce_policy_change(sender, company, changes, actor=None, request=None, *
         transaction.on_commit(lambda: delivery.announce_policy(company_id), robust=True)
 
 
+def announce_policy_to_new_member(sender, company, membership, change, changes, **kwargs):
+    """
+    Email someone who joins (or rejoins) a company whose policy is set, also after its enforcement date:
+    they were not a member when the others were told. Only their notice is queued (once per member and date).
+    """
+    joined = change == "added" or changes.get("is_active") == (False, True)
+    if joined and membership.is_active and company.policy_is_set:
+        company_id, membership_id = company.pk, membership.pk
+        transaction.on_commit(lambda: delivery.announce_policy_to(company_id, membership_id), robust=True)
+
+
 def email_requirement_lifted(sender, company, changes, actor=None, request=None, **kwargs):
     """
     Tell the company's other administrators when Require MFA is switched off (SEC-39): lowering a company's
@@ -131,6 +142,9 @@ def connect():
         email_recovery_codes_regenerated, dispatch_uid="wagtail_company_mfa.email_recovery_codes_regenerated"
     )
     signals.policy_changed.connect(announce_policy_change, dispatch_uid="wagtail_company_mfa.announce_policy")
+    signals.membership_changed.connect(
+        announce_policy_to_new_member, dispatch_uid="wagtail_company_mfa.announce_policy_to_new_member"
+    )
     signals.policy_changed.connect(
         email_requirement_lifted, dispatch_uid="wagtail_company_mfa.email_requirement_lifted"
     )

@@ -8,6 +8,7 @@ Environment variables:
 - ``DATABASE_URL``: e.g. ``postgres://postgres@127.0.0.1:5432/sandbox``; ``sandbox/db.sqlite3`` when unset.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -133,7 +134,20 @@ WAGTAIL_SITE_NAME = "Company MFA sandbox"
 OTP_WEBAUTHN_RP_ID = "localhost"
 OTP_WEBAUTHN_RP_NAME = WAGTAIL_SITE_NAME
 OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://localhost:8000"]
-WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
+
+
+def served_at(address: str) -> str:
+    """The URL of what `make sandbox` serves (runserver's address: `PORT`, `HOST:PORT`, `0.0.0.0:PORT`)."""
+    host, _, port = address.rpartition(":")
+    host = host or "127.0.0.1"
+    if host in ("0.0.0.0", "0", "[::]"):  # noqa: S104 (served on every interface; shown as this machine)
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+# The address `make sandbox` serves (Makefile's SANDBOX_ADDR), so links in emails and the printed sign-in
+# address point where the site really is.
+WAGTAILADMIN_BASE_URL = served_at(os.environ.get("SANDBOX_ADDR") or "127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx", "zip"]
 

@@ -69,8 +69,14 @@ class UpcomingMFAPanel(Component):
         zone = user_time_zone(request.user)
         return {
             "deadline": timezone.localtime(self.requirement.deadline, zone),
+            # What people are told: each company's calendar date, not an instant in their own zone.
+            "date": self.requirement.date,
             "companies": [
-                {"name": company.company_name, "deadline": timezone.localtime(company.deadline, zone)}
+                {
+                    "name": company.company_name,
+                    "deadline": timezone.localtime(company.deadline, zone),
+                    "date": company.date,
+                }
                 for company in self.requirement.companies
             ],
             "time_zone": str(zone),
@@ -112,10 +118,6 @@ def _lands_on_dashboard(request) -> bool:
     return urlsplit(destination).path in ("", reverse("wagtailadmin_home"))
 
 
-def _format_deadline(deadline, zone) -> str:
-    return formats.date_format(timezone.localtime(deadline, zone), "DATETIME_FORMAT")
-
-
 def remind_once_per_session(request, user) -> None:
     """
     At sign-in: if the user has a deadline ahead and no MFA yet, add a message with "Set up now" (information,
@@ -129,8 +131,9 @@ def remind_once_per_session(request, user) -> None:
     try:
         requirement = _upcoming_requirement(request, user)
         request.session[REMINDED] = True
-        if requirement is None:
+        if requirement is None or requirement.deadline is None or requirement.date is None:
             return
+        deadline, date = requirement.deadline, requirement.date
         profile = getattr(user, "wagtail_userprofile", None)
         if _lands_on_dashboard(request) and not (
             profile is not None and profile.dismissibles.get(dismissible_id_for(requirement))
@@ -138,22 +141,19 @@ def remind_once_per_session(request, user) -> None:
             # The dashboard shows the panel: one reminder there, not two.
             return
         language = profile.get_preferred_language() if profile is not None else translation.get_language()
-        zone = user_time_zone(user)
         names = [company.company_name for company in requirement.companies]
         with translation.override(language):
             text = ngettext(
-                "%(companies)s requires two-factor authentication from %(deadline)s "
-                "(%(time_zone)s). Set it up now to be ready.",
-                "%(companies)s require two-factor authentication, the first from %(deadline)s "
-                "(%(time_zone)s). Set it up now to be ready.",
+                "%(companies)s requires two-factor authentication from %(date)s. Set it up now to be ready.",
+                "%(companies)s require two-factor authentication, the first from %(date)s. Set it up now "
+                "to be ready.",
                 len(names),
             ) % {
                 "companies": ", ".join(names),
-                "deadline": _format_deadline(requirement.deadline, zone),
-                "time_zone": str(zone),
+                "date": formats.date_format(date, "DATE_FORMAT"),
             }
             # Information while the deadline is far; a warning once it is near.
-            near = requirement.deadline - timezone.now() <= NEAR
+            near = deadline - timezone.now() <= NEAR
             (messages.warning if near else messages.info)(
                 request,
                 text,

@@ -121,6 +121,7 @@ class SecuritySettingsPanel(BaseSettingsPanel):
                 {
                     "name": deadline.company_name,
                     "deadline": deadline.deadline,
+                    "date": deadline.date,
                     "required_now": deadline.deadline <= self.now,
                     "grace_applied": deadline.grace_applied,
                 }

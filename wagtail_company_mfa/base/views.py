@@ -12,9 +12,11 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, TemplateView
 
 from .. import factors
+from ..account.layout import LayoutMixin
 from ..companies.policy import requirement_for
 from ..totp import flows as totp_flows
 from ..totp.forms import CodeForm
@@ -108,7 +110,7 @@ class ChooseMethodView(TemplateView):
 
 
 @mfa_view
-class ReauthView(UnavailableAuthenticatorMixin, FormView):
+class ReauthView(UnavailableAuthenticatorMixin, LayoutMixin, FormView):
     """
     "Enter your password" (SEC-25): asked before enrolling or changing MFA unless the password was entered
     in the last ``REAUTH_TIMEOUT`` seconds. An enrolled user also gives a current code.
@@ -116,6 +118,7 @@ class ReauthView(UnavailableAuthenticatorMixin, FormView):
 
     template_name = "wagtail_company_mfa/reauth.html"
     form_class = PasswordForm
+    page_title = gettext_lazy("Enter your password")
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user

@@ -40,7 +40,7 @@ from .member_state import (  # noqa: F401 (importable from here)
     member_queryset,
     overdue_condition,
 )
-from .policy import member_deadline
+from .policy import calendar_date, member_deadline
 from .summary import EnrollmentSummary, summarize, summary_sentence  # noqa: F401 (importable from here)
 
 if TYPE_CHECKING:
@@ -63,6 +63,13 @@ class MemberRow:
     methods: tuple[factors.Factor, ...] = ()
     #: Whether one of them is one the company accepts (``Company.allowed_methods``).
     meets_methods: bool = True
+    #: The company's time zone, in which the report shows the deadline's date.
+    time_zone: str = "UTC"
+
+    @property
+    def deadline_date(self) -> datetime.date | None:
+        """The deadline as the company's calendar date (the report shows dates in the company's zone)."""
+        return calendar_date(self.deadline, self.time_zone) if self.deadline else None
 
     @property
     def name(self) -> str:
@@ -153,6 +160,7 @@ def member_row(membership, company) -> MemberRow:
         grace_applied=bool(membership.grace_applied),
         methods=methods,
         meets_methods=meets,
+        time_zone=company.time_zone,
     )
 
 

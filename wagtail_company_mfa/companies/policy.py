@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import zoneinfo
 from dataclasses import dataclass
 
 from django.contrib.auth.models import Permission
@@ -57,6 +58,15 @@ class Status(str, enum.Enum):
     REQUIRED = "required"
 
 
+def calendar_date(moment: datetime.datetime, time_zone: str) -> datetime.date:
+    """``moment`` as a calendar date in ``time_zone`` (a company's); UTC for a zone this system lacks."""
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return moment.astimezone(zone).date()
+
+
 @dataclass(frozen=True)
 class CompanyDeadline:
     """One company's claim on a user: by when that user must use MFA."""
@@ -75,6 +85,11 @@ class CompanyDeadline:
     governed: bool = False
     #: True when the company accepts only phishing-resistant factors (passkeys and security keys).
     phishing_resistant_only: bool = False
+
+    @property
+    def date(self) -> datetime.date:
+        """The deadline as the company's calendar date (what people are told: "from 1 January 2027")."""
+        return calendar_date(self.deadline, self.time_zone)
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,11 @@ class Requirement:
     def phishing_resistant_only(self) -> bool:
         """Whether one of :attr:`companies` accepts only phishing-resistant factors (the strictest wins)."""
         return bool(self.methods_companies)
+
+    @property
+    def date(self) -> datetime.date | None:
+        """:attr:`deadline` as the calendar date of its company, or ``None``."""
+        return self.companies[0].date if self.companies else None
 
     @property
     def governs_all(self) -> bool:

@@ -55,10 +55,10 @@ from django.utils import timezone
 
 from .. import compat
 from ..conf import mfa_settings
-from ..models import Company, MemberNotice
+from ..models import Company, CompanyMembership, MemberNotice
 from . import compose, outbox
 from .outbox import CLAIM_TIMEOUT
-from .planning import Kind, Status, plan_reminders, queue_policy_notices
+from .planning import Kind, Status, plan_reminders, queue_policy_notice_for, queue_policy_notices
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,34 @@ def announce_policy(company_id: int) -> Report:
             logger.exception(
                 "Sending MFA policy notices for company %s failed; the command will retry.", company.pk
             )
+    return report
+
+
+def announce_policy_to(company_id: int, membership_id: int) -> Report:
+    """
+    The policy notice for one member who joined a company whose policy is set (also after its date): queued,
+    then sent with any other pending notice of the company. Logged, never raised, like ``announce_policy``.
+    """
+    report = Report()
+    membership = CompanyMembership.objects.select_related("company").filter(pk=membership_id).first()
+    if membership is None or not membership.is_active or membership.company_id != company_id:
+        return report
+    company = membership.company
+    if not company.policy_is_set:
+        return report
+    report.planned = queue_policy_notice_for(company, membership)
+    try:
+        deliver(
+            kinds=[Kind.POLICY],
+            company_id=company.pk,
+            limit=mfa_settings.POLICY_NOTICE_SEND_LIMIT or None,
+            report=report,
+        )
+    except Exception:
+        logger.exception(
+            "Sending the MFA policy notice to a new member of company %s failed; the command will retry.",
+            company.pk,
+        )
     return report
 
 

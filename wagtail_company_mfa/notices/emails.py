@@ -13,6 +13,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from ..conf import mfa_settings
@@ -26,6 +27,12 @@ def user_language(user) -> str:
     return getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE
 
 
+def admin_url() -> str:
+    """The address of the site's admin, from ``WAGTAILADMIN_BASE_URL``, or ``""`` when it is not set."""
+    base = (getattr(settings, "WAGTAILADMIN_BASE_URL", "") or "").rstrip("/")
+    return f"{base}{reverse('wagtailadmin_home')}" if base else ""
+
+
 def build_email(user, name: str, context: dict | None = None) -> EmailMultiAlternatives | None:
     """The message for ``user``, or ``None`` if they have no email address."""
     address = getattr(user, user.get_email_field_name(), "") or ""
@@ -34,7 +41,8 @@ def build_email(user, name: str, context: dict | None = None) -> EmailMultiAlter
     context = {
         "user": user,
         "site_name": mfa_settings.ISSUER,
-        "admin_url": getattr(settings, "WAGTAILADMIN_BASE_URL", "") or "",
+        # The admin's address (``WAGTAILADMIN_BASE_URL``), which each email's footer names with the site.
+        "admin_url": admin_url(),
         **(context or {}),
     }
     with translation.override(user_language(user)):

@@ -202,3 +202,33 @@ def queue_policy_notices(company: Company, *, batch_size: int = PLAN_BATCH_SIZE)
         MemberNotice.objects.bulk_create(rows, ignore_conflicts=True)
         queued += len(rows)
     return queued
+
+
+def queue_policy_notice_for(company: Company, membership: CompanyMembership) -> int:
+    """
+    The policy notice of ``company``'s current date for one member who joined (or rejoined) after the others
+    were told, unless they have it already: 1 if queued, else 0.
+    """
+    date = company.enforcement_date
+    if date is None or not company.require_mfa:
+        return 0
+    deadline, _grace = policy.member_deadline(
+        enforcement_date=date,
+        time_zone=company.time_zone,
+        joined_at=membership.joined_at,
+        grace_days=company.new_member_grace_days,
+        company_id=company.pk,
+    )
+    created = MemberNotice.objects.bulk_create(
+        [
+            MemberNotice(
+                user_id=membership.user_id,
+                company=company,
+                kind=Kind.POLICY,
+                enforcement_date=date,
+                deadline=deadline,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return len(created)

@@ -10,9 +10,12 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView, View
 
+from ..account.layout import SETUP_IN_ADMIN, LayoutMixin
 from ..base.view_helpers import PendingView, mfa_view, safe_next_url, with_next
+from ..conf import mfa_settings
 from . import codes as recovery_codes
 from . import flows, unsaved
 from .forms import RecoveryCodeForm, SavedCodesForm
@@ -38,11 +41,19 @@ class RecoveryView(PendingView, FormView):
 
 
 @mfa_view
-class SaveCodesView(FormView):
+class SaveCodesView(LayoutMixin, FormView):
     """ "Almost there": the new recovery code, shown until the user confirms they saved it."""
 
     template_name = "wagtail_company_mfa/save_codes.html"
     form_class = SavedCodesForm
+    page_title = gettext_lazy("Almost there")
+    header_icon = "key"
+    # The new code must be saved first: no way back from here.
+    back_to_security = False
+
+    def in_admin(self) -> bool:
+        # A new code from the Security tab, or the end of a setup started inside the admin.
+        return self.reason == "regenerated" or bool(self.request.session.get(SETUP_IN_ADMIN))
 
     def dispatch(self, request, *args, **kwargs):
         pending = unsaved.get_unsaved_codes(request.session, request.user)
@@ -68,6 +79,7 @@ class SaveCodesView(FormView):
 
     def form_valid(self, form):
         unsaved.clear_unsaved_codes(self.request.session)
+        self.request.session.pop(SETUP_IN_ADMIN, None)
         if self.reason == "used":
             messages.warning(
                 self.request,
@@ -92,8 +104,12 @@ class DownloadCodesView(View):
         if pending is None or not request.user.is_verified():
             return redirect(safe_next_url(request))
         codes, _reason = pending
+        site = mfa_settings.ISSUER
         lines = [
             _("Recovery code for %(user)s") % {"user": request.user.get_username()},
+            # Which site the code is for, read months later: its name and its address.
+            _("Site: %(site)s, %(url)s")
+            % {"site": site, "url": request.build_absolute_uri(reverse("wagtailadmin_home"))},
             _("Each code works once. Keep this file somewhere safe, away from your phone."),
             "",
             *(recovery_codes.display(code) for code in codes),

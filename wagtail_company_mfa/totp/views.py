@@ -17,9 +17,11 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.generic import FormView
 
 from .. import factors
+from ..account.layout import SETUP_IN_ADMIN, LayoutMixin, signed_in
 from ..base import email_confirmation, gate, methods, reauth, verification
 from ..base.session import PREFIX
 from ..base.view_helpers import (
@@ -72,7 +74,7 @@ class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
 
 
 @mfa_view
-class EnrollView(FormView):
+class EnrollView(LayoutMixin, FormView):
     """
     "Secure your account": the QR code and setup key of a new secret, and the code that proves the app has
     it. The secret waits in the session (encrypted) until confirmed, so a reload shows the same one and
@@ -81,12 +83,16 @@ class EnrollView(FormView):
 
     template_name = "wagtail_company_mfa/enroll.html"
     form_class = CodeForm
+    page_title = gettext_lazy("Secure your account")
+    header_icon = "mobile-alt"
     #: The secret being set up, read (or made) by ``dispatch``.
     key: bytes
 
     def dispatch(self, request, *args, **kwargs):
         user = request.user
         self.replacing = factors.is_enrolled(user)
+        # Decided before the setup changes anything: a signed-in user stays in the admin layout throughout.
+        self.started_in_admin = signed_in(request)
         if self.replacing and not user.is_verified():
             # SEC-28: with an authenticator, the way in is the code, not a new enrollment.
             return redirect(with_next(request, reverse("wagtail_company_mfa:verify")))
@@ -116,6 +122,9 @@ class EnrollView(FormView):
             logger.error("Setting up an authenticator app for user #%s is impossible: %s", user.pk, exc)
             return authenticator_unavailable(request)
         return super().dispatch(request, *args, **kwargs)
+
+    def in_admin(self) -> bool:
+        return self.started_in_admin
 
     def _restart_message(self, problem: str) -> None:
         request = self.request
@@ -187,6 +196,7 @@ class EnrollView(FormView):
             )
             return self.form_invalid(form)
         self.request.session.pop(SETUP_FAILURES, None)
+        self.request.session[SETUP_IN_ADMIN] = self.started_in_admin
         email_confirmation.clear_email_confirmation(self.request.session)
         return redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
 

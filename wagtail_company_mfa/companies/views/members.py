@@ -174,4 +174,5 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
     def get_context_data(self, *args, **kwargs):
         context = super().get_context_data(*args, **kwargs)
         context["company"] = self.company
+        context["add_member_url"] = reverse(self.add_member_url_name, args=[self.company.pk])
         return context

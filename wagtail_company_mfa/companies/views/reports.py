@@ -110,6 +110,10 @@ class MethodsColumn(Column):
     cell_template_name = "wagtail_company_mfa/reports/methods_cell.html"
 
 
+class LastUsedColumn(DateColumn):
+    cell_template_name = "wagtail_company_mfa/reports/last_used_cell.html"
+
+
 class DeadlineColumn(DateColumn):
     cell_template_name = "wagtail_company_mfa/reports/deadline_cell.html"
 
@@ -133,6 +137,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     edit_url_name = None
     members_url_name = None
     reset_url_name = None
+    add_member_url_name = None
     companies_index_url_name = None
     verbose_name = gettext_lazy("member")
     verbose_name_plural = gettext_lazy("members")
@@ -185,7 +190,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             MethodsColumn("methods", label=gettext("Methods")),
             DeadlineColumn("deadline", label=gettext("Deadline")),
             DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
-            DateColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
+            LastUsedColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
             DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
             MemberActionsColumn("actions", label=gettext("Actions"), accessor=self.row_actions),
         ]
@@ -370,5 +375,8 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             company=self.company,
             summary=self.summary,
             summary_sentence=summary_sentence(self.company, self.summary, now=self.now),
+            add_member_url=reverse(self.add_member_url_name, args=[self.company.pk])
+            if self.add_member_url_name
+            else "",
         )
         return context
