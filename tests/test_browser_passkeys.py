@@ -98,7 +98,7 @@ def test_bob_adds_a_passkey_and_signs_in_with_it(bob, passkey_site, browser_page
     page.wait_for_url("**/company-mfa/recovery-code/**")
     assert len(credentials(authenticator)) == 1
     page.check("#id_confirm")
-    page.click("form button[type=submit]")
+    page.click("form.login-form button[type=submit]")  # (the admin layout has other forms)
     page.wait_for_url("**/security/passkeys/*/rename/**")
     shot(page, "passkey-03-name")
     page.fill("#id_name", "Work laptop")

@@ -18,6 +18,7 @@ from django.views.generic import TemplateView, View
 from wagtail.admin import messages
 
 from .. import factors
+from ..account.layout import SETUP_IN_ADMIN, LayoutMixin, signed_in
 from ..account.panel import security_tab_url
 from ..account.views import SecurityActionView
 from ..base import email_confirmation, gate, methods, reauth
@@ -34,10 +35,15 @@ else:
 
 
 @mfa_view
-class AddView(TemplateView):
-    """ "Add a passkey or security key": at enrollment, for a company that requires one, or as another one."""
+class AddView(LayoutMixin, TemplateView):
+    """
+    "Add a passkey or security key": at enrollment, for a company that requires one, or as another one. In
+    the admin layout when reached from inside the admin (the Security tab), else in the sign-in layout.
+    """
 
     template_name = "wagtail_company_mfa/passkeys/add.html"
+    page_title = gettext_lazy("Add a passkey or security key")
+    header_icon = "key"
 
     def get(self, request, *args, **kwargs):
         user = request.user
@@ -51,6 +57,8 @@ class AddView(TemplateView):
             return redirect(reauth_url(request, here))
         if not enrolled and email_confirmation.needs_email_confirmation(request):
             return redirect(with_next(request, reverse("wagtail_company_mfa:enroll_email")))
+        # "Almost there" after a first passkey stays in the layout the setup started in.
+        request.session[SETUP_IN_ADMIN] = signed_in(request)
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
