@@ -228,3 +228,23 @@ def test_roles_inside_sentences_are_words_of_their_own_not_lowercased_labels(lan
 
     with translation.override(language):
         assert (role_in_sentence("member"), role_in_sentence("admin")) == (member, admin)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "heading"),
+    [
+        ("de", "Wählen Sie, wie Sie sich anmelden"),
+        ("fr", "Choisissez votre mode de connexion"),
+        ("es", "Elige cómo iniciar sesión"),
+        ("pt-br", "Escolha como entrar"),
+        ("nl", "Kies hoe je inlogt"),
+    ],
+)
+def test_the_choice_of_method_is_translated(client, upcoming_user, settings, language, heading):
+    settings.LANGUAGE_CODE = language
+    password_login(client, upcoming_user)
+    page = text(client.get("/admin/company-mfa/enroll/choose/"))
+    assert heading in page
+    assert "Choose how to sign in" not in page
+    assert "Select an authentication method" not in page
