@@ -6,6 +6,7 @@ submitting the same code at the same moment get exactly one success.
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 
 import pytest
@@ -25,8 +26,8 @@ pytestmark = [
 BROWSERS = 8
 
 
-def race(clients, url, data) -> list[int]:
-    """POST ``data`` to ``url`` from every client at once; return the status codes."""
+def race(clients, url, data, *, as_json: bool = False) -> list[int]:
+    """POST ``data`` (as a form, or as JSON) to ``url`` from every client at once; return the status codes."""
     barrier = threading.Barrier(len(clients))
     results: list[int] = []
     lock = threading.Lock()
@@ -34,7 +35,10 @@ def race(clients, url, data) -> list[int]:
     def submit(client):
         try:
             barrier.wait()
-            response = client.post(url, data)
+            if as_json:
+                response = client.post(url, json.dumps(data), content_type="application/json")
+            else:
+                response = client.post(url, data)
             with lock:
                 results.append(response.status_code)
         finally:
@@ -88,40 +92,12 @@ def test_one_recovery_code_is_spent_once(racing_user, round_):
     assert device.unused_count == 1  # exactly one replacement was issued
 
 
-def race_json(clients, url, payload) -> list[int]:
-    """POST the JSON ``payload`` to ``url`` from every client at once; return the status codes."""
-    import json
-
-    barrier = threading.Barrier(len(clients))
-    results: list[int] = []
-    lock = threading.Lock()
-
-    def submit(client):
-        try:
-            barrier.wait()
-            response = client.post(url, json.dumps(payload), content_type="application/json")
-            with lock:
-                results.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == len(clients)
-    return results
-
-
 @pytest.mark.parametrize("round_", range(3))
 def test_one_passkey_answer_verifies_once(db, round_):
     """
     The same signed answer, sent N times at once in one session (all reading the same challenge before any
     has used it), from a synced passkey whose counter stays 0: exactly one passes (SEC-05).
     """
-    import json
-
     from soft_authenticator import SoftAuthenticator
 
     user = make_user("passkey-racer")
@@ -147,7 +123,7 @@ def test_one_passkey_answer_verifies_once(db, round_):
         browser = Client()
         browser.cookies = signing_in.cookies  # the same session: the same challenge
         browsers.append(browser)
-    results = race_json(browsers, "/admin/company-mfa/verify/passkey/complete/", assertion)
+    results = race(browsers, "/admin/company-mfa/verify/passkey/complete/", assertion, as_json=True)
     assert results.count(200) == 1, results
     # The others are refused: the answer already used (400), the session already changed key under them
     # (400), already gone by the time they read it (403), or held back by the failures counted just before

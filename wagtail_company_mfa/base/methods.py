@@ -17,11 +17,23 @@ from .session import PREFIX
 METHODS_DUE = PREFIX + "methods_due"
 
 
-def allowed_factors(requirement) -> tuple[factors.Factor, ...]:
-    """The factors that make a user enrolled under ``requirement`` (a ``policy.Requirement``)."""
-    if requirement.phishing_resistant_only:
+def accepted(*, phishing_resistant_only: bool) -> tuple[factors.Factor, ...]:
+    """The enrolling factors that count: all of them, or only the phishing-resistant ones. The one rule."""
+    if phishing_resistant_only:
         return tuple(factor for factor in factors.enrolling_factors() if factor.phishing_resistant)
     return factors.enrolling_factors()
+
+
+def accepted_by_company(company) -> tuple[factors.Factor, ...]:
+    """The factors ``company`` accepts (its ``allowed_methods``)."""
+    from ..models import AllowedMethods
+
+    return accepted(phishing_resistant_only=company.allowed_methods == AllowedMethods.PHISHING_RESISTANT)
+
+
+def allowed_factors(requirement) -> tuple[factors.Factor, ...]:
+    """The factors that make a user enrolled under ``requirement`` (a ``policy.Requirement``)."""
+    return accepted(phishing_resistant_only=requirement.phishing_resistant_only)
 
 
 def meets(requirement, keys) -> bool:
@@ -44,9 +56,8 @@ def membership_has_accepted_factor():
     """
     from ..models import AllowedMethods
 
-    resistant = [factor for factor in factors.enrolling_factors() if factor.phishing_resistant]
     condition = Q(company__allowed_methods=AllowedMethods.ANY) & factors.has_enrolled_factor()
-    for factor in resistant:
+    for factor in accepted(phishing_resistant_only=True):
         condition |= Q(factors.has_factor(factor))
     return condition
 
@@ -70,13 +81,7 @@ def user_factor_keys(user_ids) -> dict[int, frozenset[str]]:
 
 def company_accepts(company, keys) -> bool:
     """Whether ``company`` accepts one of the factor keys ``keys``."""
-    from ..models import AllowedMethods
-
-    phishing_only = company.allowed_methods == AllowedMethods.PHISHING_RESISTANT
-    return any(
-        factor.key in keys and (factor.phishing_resistant or not phishing_only)
-        for factor in factors.enrolling_factors()
-    )
+    return any(factor.key in keys for factor in accepted_by_company(company))
 
 
 def due(session) -> list[str] | None:

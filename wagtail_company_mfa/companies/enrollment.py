@@ -20,6 +20,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext
 
 from .. import factors
+from ..base import methods
 from ..base.users import display_name, user_email
 from ..models import CompanyMembership
 from .member_state import (  # noqa: F401 (importable from here)
@@ -33,7 +34,6 @@ from .member_state import (  # noqa: F401 (importable from here)
     OVERDUE,
     STATE_FILTER_CHOICES,
     STATE_LABELS,
-    accepted_factors,
     exempt_condition,
     exempt_membership_ids,
     meets_methods_condition,
@@ -131,8 +131,7 @@ def methods_of(values: dict, company) -> tuple[tuple[factors.Factor, ...], bool]
     one."""
     enrolling = factors.enrolling_factors()
     have = tuple(factor for factor in enrolling if values.get(factors.factor_annotation(factor)))
-    accepted = {factor.key for factor in accepted_factors(company)}
-    return have, any(factor.key in accepted for factor in have)
+    return have, methods.company_accepts(company, {factor.key for factor in have})
 
 
 def member_row(membership, company) -> MemberRow:

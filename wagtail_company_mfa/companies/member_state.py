@@ -21,8 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from .. import factors
+from ..base import methods
 from ..conf import mfa_settings
-from ..models import AllowedMethods, CompanyMembership, company_zone
+from ..models import CompanyMembership, company_zone
 from .policy import grace_deadline, is_exempt
 
 ENROLLED = "enrolled"
@@ -55,17 +56,10 @@ STATE_FILTER_CHOICES = [
 ]
 
 
-def accepted_factors(company) -> tuple[factors.Factor, ...]:
-    """The factors that count for ``company`` (its ``allowed_methods``)."""
-    if company.allowed_methods == AllowedMethods.PHISHING_RESISTANT:
-        return tuple(factor for factor in factors.enrolling_factors() if factor.phishing_resistant)
-    return factors.enrolling_factors()
-
-
 def meets_methods_condition(company) -> Q:
     """The members with a factor ``company`` accepts, as a condition on :func:`member_queryset`'s rows."""
     condition = Q(pk__in=[])
-    for factor in accepted_factors(company):
+    for factor in methods.accepted_by_company(company):
         condition |= Q(**{factors.factor_annotation(factor): True})
     return condition
 

@@ -15,10 +15,11 @@ from django.db import router
 from django.utils.translation import gettext
 
 from .. import factors
+from ..base.methods import accepted_by_company
 from ..models import CompanyMembership, company_zone
 from .enrollment import methods_label
 from .export import DATETIME, LABEL, ExportColumn
-from .member_state import OVERDUE, STATE_LABELS, accepted_factors
+from .member_state import OVERDUE, STATE_LABELS
 from .policy import grace_deadline
 
 
@@ -123,7 +124,7 @@ def _methods_column(company) -> ExportColumn:
     """Methods: the member's factors, marked when the company accepts none of them (one EXISTS each)."""
     enrolling = factors.enrolling_factors()
     names = tuple(factors.factor_annotation(factor) for factor in enrolling)
-    accepted = {factor.key for factor in accepted_factors(company)}
+    accepted = {factor.key for factor in accepted_by_company(company)}
     unmet = gettext("not accepted by this company")
 
     def value(*has):

@@ -19,25 +19,23 @@ def _enrolled_querysets(user_ref, **filters) -> list:
     ]
 
 
-def has_enrolled_factor(user_ref=None):
-    """``Exists``: the user of the row (``user_ref``, default ``OuterRef("user_id")``) is enrolled."""
-    user_ref = OuterRef("user_id") if user_ref is None else user_ref
-    expressions = [Exists(queryset) for queryset in _enrolled_querysets(user_ref)]
-    # ``Exists | Exists`` is a ``Q`` (an ``Exists`` too when there is only one factor).
+def _any_of(querysets):
+    """``Exists`` of any of ``querysets`` (``Exists | Exists`` is a ``Q``; one alone stays an ``Exists``)."""
+    expressions = [Exists(queryset) for queryset in querysets]
     combined: Exists | Q | Combinable = expressions[0]
     for expression in expressions[1:]:
         combined |= expression
     return combined
+
+
+def has_enrolled_factor(user_ref=None):
+    """``Exists``: the user of the row (``user_ref``, default ``OuterRef("user_id")``) is enrolled."""
+    return _any_of(_enrolled_querysets(OuterRef("user_id") if user_ref is None else user_ref))
 
 
 def has_factor(factor: Factor, user_ref=None):
     """``Exists``: the user of the row has ``factor`` (a confirmed device of any of its models)."""
-    user_ref = OuterRef("user_id") if user_ref is None else user_ref
-    expressions = [Exists(queryset) for queryset in factor.devices(user_id=user_ref)]
-    combined: Exists | Q | Combinable = expressions[0]
-    for expression in expressions[1:]:
-        combined |= expression
-    return combined
+    return _any_of(factor.devices(user_id=OuterRef("user_id") if user_ref is None else user_ref))
 
 
 def factor_annotation(factor: Factor) -> str:

@@ -31,10 +31,14 @@ def reauth_url(request, here: str) -> str:
     return f"{reverse('wagtail_company_mfa:reauth')}?{urlencode({'next': here})}"
 
 
-def registration_refusal(request) -> str | None:
-    """Why the signed-in user may not register a passkey right now, in words for them, or ``None``."""
+def registration_refusal(request, *, enrolled: bool | None = None) -> str | None:
+    """
+    Why the signed-in user may not register a passkey right now, in words for them, or ``None``. ``enrolled``
+    is :func:`factors.is_enrolled` when the caller knows it already.
+    """
     user = request.user
-    enrolled = factors.is_enrolled(user)
+    if enrolled is None:
+        enrolled = factors.is_enrolled(user)
     if enrolled and not user.is_verified():
         return _("Sign in with your second factor first.")
     if not reauth.password_is_recent(request.session) or (

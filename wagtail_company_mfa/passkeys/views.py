@@ -47,7 +47,7 @@ class AddView(LayoutMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         user = request.user
-        enrolled = factors.is_enrolled(user)
+        self.enrolled = enrolled = factors.is_enrolled(user)
         here = with_next(request, reverse("wagtail_company_mfa:passkey_add"))
         if enrolled and not user.is_verified():
             return redirect(with_next(request, reverse(factors.verify_url_name(factors.factors_of(user)))))
@@ -69,10 +69,9 @@ class AddView(LayoutMixin, TemplateView):
             "next": next_url,
             "needs_a_hostname": needs_a_hostname(request),
             "configuration": ceremony_configuration(request, next_url=next_url),
-            "first": not factors.is_enrolled(request.user),
+            "first": not self.enrolled,
             "due_companies": methods.due(request.session) or [],
-            "refusal": registration_refusal(request),
-            "passkey_count": len(flows.passkeys_of(request.user)),
+            "refusal": registration_refusal(request, enrolled=self.enrolled),
         }
 
 
