@@ -191,7 +191,7 @@ def test_verification_registry_move_never_breaks_the_unique_key(rf, demo):
 def test_the_gates_query_is_built_once_and_answers_as_the_orm_does(client, demo, monkeypatch, name):
     """The UNION is compiled once per process (base/compiled.py); each request binds the user id only."""
     from wagtail_company_mfa import factors
-    from wagtail_company_mfa.companies import policy
+    from wagtail_company_mfa.companies import company_rows, policy
 
     user = demo.user(name)
     sign_in(client, user)
@@ -200,8 +200,10 @@ def test_the_gates_query_is_built_once_and_answers_as_the_orm_does(client, demo,
     def rebuilt(*args, **kwargs):
         raise AssertionError("the gate's query was built again")
 
-    monkeypatch.setattr(policy, "_standing_query", rebuilt)
-    with CaptureQueriesContext(connection) as captured:
+    # Building the query calls rows_of (a module global): a rebuild would raise. (CompiledQueries holds the
+    # builder itself, so patching the builder would prove nothing.)
+    with monkeypatch.context() as patch, CaptureQueriesContext(connection) as captured:
+        patch.setattr(company_rows, "rows_of", rebuilt)
         assert client.get(READS_USER).status_code in (200, 302)
     assert sum("UNION ALL" in q["sql"] for q in captured) == 1
     # The same answer as the ORM's two separate questions.

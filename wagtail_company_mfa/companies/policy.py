@@ -18,38 +18,14 @@ import enum
 import zoneinfo
 from dataclasses import dataclass
 
-from django.contrib.auth.models import Permission
-from django.core.signals import setting_changed
 from django.db import router
-from django.db.models import (
-    BooleanField,
-    CharField,
-    DateField,
-    DateTimeField,
-    Exists,
-    Field,
-    IntegerField,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-)
-from django.dispatch import receiver
 from django.utils import timezone
 
 from .. import factors
 from ..base import admin_access
-from ..base.compiled import CompiledQueries
-from ..conf import SUPERUSERS_ALWAYS, SUPERUSERS_NEVER, mfa_settings
-from ..models import (
-    MAX_ENFORCEMENT_DATE,
-    AllowedMethods,
-    Company,
-    CompanyMembership,
-    company_zone,
-    start_of_day,
-)
-from .permissions import MANAGE_ALL_CODENAME
+from ..conf import SUPERUSERS_ALWAYS, mfa_settings
+from ..models import MAX_ENFORCEMENT_DATE, AllowedMethods, CompanyMembership, company_zone, start_of_day
+from .company_rows import COMPANY_KEYS, FACTOR_KEY_COLUMN, ROW_KIND_COLUMN, STANDING, company_rows, variant_of
 
 
 class Status(str, enum.Enum):
@@ -198,102 +174,7 @@ def company_deadlines(user) -> list[CompanyDeadline]:
     enforcement date: they can change any company's policy and reset anyone's MFA, so the strictest company
     applies to them.
     """
-    return _deadlines_from(_company_rows(user))
-
-
-@dataclass(frozen=True)
-class CompanyColumn:
-    """One column of a company row (:func:`company_deadlines`, :func:`standing_for`)."""
-
-    #: Its name in a row's values (:data:`COMPANY_KEYS`).
-    key: str
-    #: What it reads through a membership, and from a company (a field or an annotation of those rows).
-    through_membership: str
-    from_company: str
-    #: Its type (also the type of that column in the factor rows of :func:`standing_for`).
-    field: Field
-
-
-#: The columns of a company row, in order. A new column of the company policy is one line here (and the
-#: code that reads it by its key in ``_deadlines_from``); the gate's query picks it up.
-COMPANY_COLUMNS = (
-    CompanyColumn("company_id", "company_id", "pk", IntegerField()),
-    CompanyColumn("name", "company__name", "name", CharField()),
-    CompanyColumn("enforcement_date", "company__enforcement_date", "enforcement_date", DateField()),
-    CompanyColumn("time_zone", "company__time_zone", "time_zone", CharField()),
-    CompanyColumn("grace_days", "company__new_member_grace_days", "new_member_grace_days", IntegerField()),
-    CompanyColumn("joined_at", "joined_at", "joined_at", DateTimeField()),
-    CompanyColumn("governs", "governs", "governs", BooleanField()),
-    CompanyColumn("allowed_methods", "company__allowed_methods", "allowed_methods", CharField()),
-)
-#: The names of a company row's values, in order.
-COMPANY_KEYS = tuple(column.key for column in COMPANY_COLUMNS)
-
-#: The column types of the rows above, in order (for :func:`standing_for`, which adds the factor rows).
-ROW_FIELDS = tuple(column.field for column in COMPANY_COLUMNS)
-#: The column of a factor row that holds the factor's key (a text column); the company id column of such a
-#: row is NULL.
-FACTOR_KEY_COLUMN = 1
-#: The text column that tells a permission row (``base.admin_access``) from a factor row (NULL there).
-ROW_KIND_COLUMN = 3
-
-
-def _member_rows(user_id):
-    return (
-        CompanyMembership.objects.filter(
-            user_id=user_id,
-            is_active=True,
-            company__require_mfa=True,
-            company__enforcement_date__isnull=False,
-        )
-        .annotate(governs=Value(False, output_field=BooleanField()))
-        .values_list(*(column.through_membership for column in COMPANY_COLUMNS))
-        .order_by()
-    )
-
-
-def _governor_rows(user_id, *, superuser: bool):
-    """
-    The companies that require MFA of a user who may govern every company, as one query: each requiring
-    company with the user's membership (if any), and whether the user holds ``manage_all_companies``
-    (directly or through a group; a superuser holds it without asking).
-    """
-    membership = CompanyMembership.objects.filter(
-        company_id=OuterRef("pk"), user_id=user_id, is_active=True
-    ).values("joined_at")[:1]
-    companies = Company.objects.filter(require_mfa=True, enforcement_date__isnull=False).annotate(
-        joined_at=Subquery(membership)
-    )
-    if superuser:
-        companies = companies.annotate(governs=Value(True, output_field=BooleanField()))
-    else:
-        holds = Permission.objects.filter(
-            content_type__app_label="wagtail_company_mfa", codename=MANAGE_ALL_CODENAME
-        ).filter(Q(user=user_id) | Q(group__user=user_id))
-        companies = companies.annotate(governs=Exists(holds)).filter(
-            Q(joined_at__isnull=False) | Q(governs=True)
-        )
-    return companies.values_list(*(column.from_company for column in COMPANY_COLUMNS)).order_by()
-
-
-#: The shapes of the company rows: through memberships only, or every company for a governor.
-MEMBER, GOVERNOR, SUPERUSER = "member", "governor", "superuser"
-
-
-def _variant(user) -> str:
-    if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_NEVER or not getattr(user, "is_active", False):
-        return MEMBER
-    return SUPERUSER if user.is_superuser else GOVERNOR
-
-
-def _rows_of(variant: str, user_id):
-    if variant == MEMBER:
-        return _member_rows(user_id)
-    return _governor_rows(user_id, superuser=variant == SUPERUSER)
-
-
-def _company_rows(user):
-    return _rows_of(_variant(user), user.pk)
+    return _deadlines_from(company_rows(user))
 
 
 def _deadlines_from(rows) -> list[CompanyDeadline]:
@@ -383,39 +264,19 @@ def _standing(user, now, *, permissions: bool):
     if is_exempt(user):
         return NOT_REQUIRED, factors.factors_of(user), None
     now = _instant(now)
-    rows = _STANDING.rows((_variant(user), permissions), user.pk, using=router.db_for_read(CompanyMembership))
-    company_rows, keys = [], set()
+    using = router.db_for_read(CompanyMembership)
+    rows = STANDING.rows((variant_of(user), permissions), user.pk, using=using)
+    requiring, keys = [], set()
     read: dict[str, set[str]] = {admin_access.USER: set(), admin_access.GROUP: set()}
     for row in rows:
         if row[0] is not None:
-            company_rows.append(row)
+            requiring.append(row)
         elif row[ROW_KIND_COLUMN] is None:
             keys.add(row[FACTOR_KEY_COLUMN])
         else:
             read[row[ROW_KIND_COLUMN]].add(row[FACTOR_KEY_COLUMN])
-    requirement = _requirement(user, _deadlines_from(company_rows), now)
+    requirement = _requirement(user, _deadlines_from(requiring), now)
     return requirement, frozenset(keys), read if permissions else None
-
-
-def _standing_query(variant: tuple[str, bool], user_id):
-    rows_variant, permissions = variant
-    others = factors.tagged_rows(user_id, ROW_FIELDS, key_at=FACTOR_KEY_COLUMN)
-    if permissions:
-        others += admin_access.permission_rows(
-            user_id, ROW_FIELDS, text_at=FACTOR_KEY_COLUMN, kind_at=ROW_KIND_COLUMN
-        )
-    # order_by(): since Django 6.1 a union takes the first model's Meta.ordering, whose columns it lacks.
-    return _rows_of(rows_variant, user_id).union(*others, all=True).order_by()
-
-
-#: The gate's query, compiled once per variant and database (base/compiled.py): a request binds the user id.
-_STANDING = CompiledQueries(_standing_query)
-
-
-@receiver(setting_changed)
-def _forget_compiled(setting, **kwargs):
-    if setting.startswith("WAGTAIL_COMPANY_MFA_") or setting == "AUTH_USER_MODEL":
-        _STANDING.clear()
 
 
 def _instant(now: datetime.datetime | None) -> datetime.datetime:

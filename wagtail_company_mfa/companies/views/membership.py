@@ -18,7 +18,7 @@ from ... import factors
 from ...base.users import display_name
 from ...models import CompanyMembership
 from .. import enrollment, flows, permissions, reset_rule
-from ..forms import (
+from ..member_forms import (
     MIN_SEARCH_LENGTH,
     AddMemberByIdentifierForm,
     AddMemberForm,

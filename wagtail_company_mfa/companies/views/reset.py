@@ -27,7 +27,7 @@ from ...base import reauth
 from ...base.users import display_name
 from ...base.view_helpers import safe_next_url, with_next
 from .. import permissions, reset_rule
-from ..forms import ResetForm
+from ..member_forms import ResetForm
 from ..reset import RESET_URL_NAME, reset_mfa, reset_url
 
 
