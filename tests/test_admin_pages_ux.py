@@ -89,7 +89,7 @@ def test_report_gives_deadlines_as_the_companys_date_and_never_for_unused(client
 
     sign_in(client, tenants.admin_a)
     page = soup(client.get(f"{COMPANIES}/{tenants.a.pk}/report/"))
-    text = page.select_one("table").get_text(" ", strip=True)
+    text = page.select_one("table.listing").get_text(" ", strip=True)
 
     assert formats.date_format(tenants.a.enforcement_date, "DATE_FORMAT") in text
     assert "midnight" not in text

@@ -9,7 +9,7 @@ change of behaviour. Nothing else in the package branches on versions.
 from __future__ import annotations
 
 from wagtail import VERSION as WAGTAIL_VERSION
-from wagtail.admin.widgets.button import Button, ListingButton
+from wagtail.admin.widgets.button import BaseDropdownMenuButton, ListingButton
 
 try:  # Wagtail 8.0+: permission policies live in a registry, looked up by model.
     from wagtail.permissions import register_permission_policy as _register_permission_policy
@@ -58,14 +58,15 @@ def use_permission_policy(policy):
 
 def user_listing_button_class():
     """
-    The button class for ``register_user_listing_buttons`` that shows in the row itself. From Wagtail 7.1 a
-    ``ListingButton`` (``allow_in_dropdown = False``) is placed next to the row's "More" menu; Wagtail 7.0
-    puts every hook button in that menu, where a plain ``Button`` renders as a menu item.
-    (``UserListingButton`` was removed in 8.0.)
+    The button class for ``register_user_listing_buttons`` that shows in the row itself (the MFA status
+    tag). From Wagtail 7.1 a ``ListingButton`` with ``allow_in_dropdown = False`` is placed next to the
+    row's "More" menu. Wagtail 7.0 puts every hook button in that menu but a dropdown button, which it keeps
+    in the row: there, the tag is a ``BaseDropdownMenuButton`` that renders its own template (without
+    one, it became a menu item linking to "None"). (``UserListingButton`` was removed in 8.0.)
     """
     if getattr(ListingButton, "allow_in_dropdown", None) is False:
         return ListingButton
-    return Button
+    return BaseDropdownMenuButton
 
 
 def list_more_button(label, url, *, icon_name, priority=100):

@@ -188,6 +188,10 @@ class MFAStatusTag(compat.user_listing_button_class()):  # type: ignore[misc]
 
     template_name = "wagtail_company_mfa/companies/mfa_status_tag.html"
 
+    def get_context_data(self, parent_context):
+        # Its template reads the tag itself, whichever button class it is (see compat).
+        return {"button": self}
+
 
 def user_listing_buttons(user, request_user):
     """
