@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import datetime
 import html
+import json
 import os
 import re
 import shutil
@@ -248,3 +249,68 @@ def test_the_choice_of_method_is_translated(client, upcoming_user, settings, lan
     assert heading in page
     assert "Choose how to sign in" not in page
     assert "Select an authentication method" not in page
+
+
+# The passkey pages' status messages ----------------------------------------------------------------------
+
+
+LIBRARY_JS_LANGUAGES = {"de", "es", "it", "nl"}  # django-otp-webauthn ships these djangojs catalogues itself
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("fr", "Vérification réussie !"),
+        ("pt-br", "Verificação concluída!"),
+        ("nl", "Verificatie voltooid!"),
+        ("de", None),
+    ],
+)
+def test_passkey_status_messages_come_in_each_language(client, settings, enrolled_user, code, expected):
+    """django-otp-webauthn's front end has no French or Brazilian Portuguese: the package fills them in."""
+    from django.urls import reverse
+
+    settings.LANGUAGE_CODE = code
+    password_login(client, enrolled_user)  # the verify page loads the catalogue before the second factor
+    response = client.get(reverse("wagtail_company_mfa:passkey_jsi18n"), HTTP_ACCEPT_LANGUAGE=code)
+    assert response.status_code == 200
+    # JavaScriptCatalog writes the catalogue as a JSON object into its script.
+    found = re.search(r"const newcatalog = (\{.*?\});\n", response.content.decode(), re.S)
+    catalogue = json.loads(found.group(1))
+    if expected is not None:
+        assert catalogue["Verification successful!"] == expected
+    else:  # the library's own German
+        assert catalogue["Verification successful!"] not in ("", "Verification successful!")
+
+
+def test_the_package_fills_in_exactly_the_front_end_languages_the_library_lacks():
+    import django_otp_webauthn
+
+    library = Path(django_otp_webauthn.__file__).parent / "locale"
+    library_js = {po.parent.parent.name for po in library.glob("*/LC_MESSAGES/djangojs.po")}
+    assert library_js >= LIBRARY_JS_LANGUAGES
+    ours = {po.parent.parent.name for po in LOCALE_DIR.glob("*/LC_MESSAGES/djangojs.po")}
+    assert ours == {language(po) for po in CATALOGUES} - library_js
+    library_ids = {entry for entry in _msgids(library / "nl" / "LC_MESSAGES" / "djangojs.po")}
+    for po in LOCALE_DIR.glob("*/LC_MESSAGES/djangojs.po"):
+        assert _msgids(po) == library_ids, po
+        assert (po.with_suffix(".mo")).exists()
+
+
+def _msgids(po: Path) -> set[str]:
+    entries, untranslated = set(), []
+    for block in po.read_text(encoding="utf-8").split("\n\n"):
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        joined = "\n".join(lines)
+        match = re.match(r'msgid ((?:".*"\n?)+)msgstr ((?:".*"\n?)+)', joined)
+        if not match:
+            continue
+        msgid = "".join(re.findall(r'"(.*)"', match.group(1)))
+        msgstr = "".join(re.findall(r'"(.*)"', match.group(2)))
+        if msgid:
+            entries.add(msgid)
+            if not msgstr:
+                untranslated.append(msgid)
+    assert not untranslated, (po, untranslated)
+    return entries
