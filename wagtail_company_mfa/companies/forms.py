@@ -77,6 +77,10 @@ def preview_company(saved, form) -> Company:
     for name in POLICY_FIELDS:
         if name in cleaned and name not in form.errors:
             setattr(company, name, cleaned[name])
+    # An emptied date is a value of its own (the form refuses it only together with the switch on): the
+    # preview then says that MFA will be required once a date is chosen.
+    if "enforcement_date" in form.fields and not form.data.get("enforcement_date"):
+        company.enforcement_date = None
     return company
 
 
