@@ -78,7 +78,7 @@ def test_require_mfa_is_wagtails_switch_with_its_label(client, tenants, url):
         assert checkbox.has_attr("checked")  # Bluebird requires MFA
 
 
-# The preview follows the form ---------------------------------------------------------------------------------
+# The preview follows the form -------------------------------------------------------------------------------
 
 
 def preview(client, company, **values):
@@ -225,7 +225,7 @@ def test_the_form_loads_the_preview_script_from_static_files(client, tenants):
     ]
 
 
-# Confirming before members are emailed ------------------------------------------------------------------------
+# Confirming before members are emailed ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -431,7 +431,7 @@ def test_the_confirmation_step_refuses_bad_input_without_a_500(client, root, blu
     assert "Enter a valid date." in response.content.decode()
 
 
-# The slug and the time zone of a new company ------------------------------------------------------------------
+# The slug and the time zone of a new company ----------------------------------------------------------------
 
 
 def test_a_new_companys_slug_follows_its_name_with_wagtails_controllers(client, tenants):

@@ -207,18 +207,23 @@ class PolicyPreviewView(View):
 
     report_url_name: str | None = None
 
-    def get(self, request, pk=None):
+    def dispatch(self, request, *args, **kwargs):
+        # Who may see it is checked before the method, as Wagtail's own views do.
+        pk = kwargs.get("pk")
         if pk is None:
             if not permissions.can_add_company(request.user):
                 raise PermissionDenied
-            saved = Company()
+            self.saved = Company()
         else:
             if not permissions.manages_any_company(request.user):
                 raise PermissionDenied
-            saved = get_object_or_404(permissions.companies_managed_by(request.user), pk=pk)
-        form = PolicyPreviewForm(request.GET, instance=copy.copy(saved))
+            self.saved = get_object_or_404(permissions.companies_managed_by(request.user), pk=pk)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, pk=None):
+        form = PolicyPreviewForm(request.GET, instance=copy.copy(self.saved))
         form.is_valid()
-        company = preview_company(saved, form)
+        company = preview_company(self.saved, form)
         report_url = reverse(self.report_url_name, args=[pk]) if self.report_url_name and pk else ""
         context = preview_context(company, report_url=report_url)
         html = render_to_string("wagtail_company_mfa/companies/policy_preview.html", context, request=request)
