@@ -10,6 +10,7 @@ since a date in the past, Bluebird Contracting from a date ahead, and Cedar Home
 from __future__ import annotations
 
 import datetime
+import re
 import time
 
 import django
@@ -51,6 +52,30 @@ def login_fields(user, password: str = PASSWORD) -> dict:
 def make_company(name: str, **policy) -> Company:
     slug = name.lower().replace(" ", "-")
     return Company.objects.create(name=name, slug=slug, time_zone=policy.pop("time_zone", "UTC"), **policy)
+
+
+#: The policy editor's confirming button (wagtail_company_mfa.companies.confirmation.FIELD_NAME).
+POLICY_CONFIRMATION_FIELD = "policy_confirmation"
+
+
+def policy_confirmation_token(response) -> str | None:
+    """The value of the company form's "Save and email N members" button, if the response asks for it."""
+    match = re.search(
+        rf'name="{POLICY_CONFIRMATION_FIELD}"\s+value="([^"]+)"', response.content.decode(errors="replace")
+    )
+    return match.group(1) if match else None
+
+
+def post_company_form(client, url: str, data: dict, **kwargs):
+    """
+    Post the company form as an administrator does: if saving would email members, the form asks to
+    confirm, and this confirms with the button's value (the same values, posted again).
+    """
+    response = client.post(url, data, **kwargs)
+    token = policy_confirmation_token(response)
+    if token is not None:
+        response = client.post(url, {**data, POLICY_CONFIRMATION_FIELD: token}, **kwargs)
+    return response
 
 
 def days_from_today(days: int) -> datetime.date:

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.utils.formats import date_format
-from factories import enroll_user, join, make_company, make_user, sign_in
+from factories import enroll_user, join, make_company, make_user, post_company_form, sign_in
 from wagtail.models import ModelLogEntry
 from wagtail.users.models import UserProfile
 
@@ -62,7 +62,8 @@ def test_policy_change_is_logged_with_old_and_new_values(
     old_date = company.enforcement_date
     sign_in(client, tenants.admin_a)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = post_company_form(
+            client,
             f"{BASE}/edit/{company.pk}/",
             policy_form(company, enforcement_date="2031-03-03", new_member_grace_days="14"),
             REMOTE_ADDR="10.9.8.7",
@@ -104,7 +105,9 @@ def test_saving_without_a_policy_change_logs_and_signals_nothing(
 ):
     sign_in(client, tenants.superuser)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, name="Bluebird Contracting Ltd"))
+        post_company_form(
+            client, f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, name="Bluebird Contracting Ltd")
+        )
     assert not ModelLogEntry.objects.filter(action=company_flows.ACTION_POLICY_CHANGED).exists()
     assert ModelLogEntry.objects.filter(action="wagtail.edit", object_id=str(tenants.a.pk)).exists()
     assert policy_signals == []
@@ -113,7 +116,7 @@ def test_saving_without_a_policy_change_logs_and_signals_nothing(
 def test_turning_mfa_on_without_a_date_is_refused(client, tenants):
     company = make_company("Dormant Ltd")
     sign_in(client, tenants.superuser)
-    response = client.post(f"{BASE}/edit/{company.pk}/", policy_form(company, require_mfa="on"))
+    response = post_company_form(client, f"{BASE}/edit/{company.pk}/", policy_form(company, require_mfa="on"))
     assert response.status_code == 200
     assert "Choose the date from which members must use MFA." in response.content.decode()
     company.refresh_from_db()
@@ -132,7 +135,9 @@ def test_invalid_policy_values_are_refused_and_the_preview_shows_the_saved_polic
     client, tenants, field, value, error
 ):
     sign_in(client, tenants.admin_a)
-    response = client.post(f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, **{field: value}))
+    response = post_company_form(
+        client, f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, **{field: value})
+    )
     assert response.status_code == 200
     page = response.content.decode()
     assert error in page
@@ -146,7 +151,8 @@ def test_creating_a_company_with_a_policy_logs_it(
 ):
     sign_in(client, tenants.superuser)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = post_company_form(
+            client,
             f"{BASE}/new/",
             {
                 "name": "Delta Works",
@@ -177,8 +183,8 @@ def test_date_entered_in_another_admin_time_zone_is_the_right_instant(
     # Wagtail time zone of the administrator who types it.
     UserProfile.objects.update_or_create(user=tenants.admin_a, defaults={"current_time_zone": admin_zone})
     sign_in(client, tenants.admin_a)
-    response = client.post(
-        f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, enforcement_date="2031-03-03")
+    response = post_company_form(
+        client, f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, enforcement_date="2031-03-03")
     )
     assert response.status_code == 302
     company = Company.objects.get(pk=tenants.a.pk)
@@ -257,8 +263,11 @@ class TestPreview:
         superuser = make_user("boss", superuser=True)
         with time_machine.travel(datetime.datetime(2027, 1, 10, 12, tzinfo=UTC)):
             sign_in(client, superuser)
-            response = client.post(
-                f"{BASE}/edit/{company.pk}/", policy_form(company, enforcement_date="2027-04-01"), follow=True
+            response = post_company_form(
+                client,
+                f"{BASE}/edit/{company.pk}/",
+                policy_form(company, enforcement_date="2027-04-01"),
+                follow=True,
             )
         assert "From April 1, 2027, 42 members must use MFA; 17 have enrolled." in response.content.decode()
 
@@ -577,8 +586,8 @@ def test_allowed_methods_phishing_resistant_only_is_saved_logged_and_shown(clien
     page = client.get(f"{BASE}/edit/{company.pk}/").content.decode()
     assert 'name="allowed_methods"' in page
     assert "Phishing-resistant only (passkeys and security keys)" in page
-    response = client.post(
-        f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
+    response = post_company_form(
+        client, f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
     )
     assert response.status_code == 302
     company.refresh_from_db()
@@ -597,8 +606,8 @@ def test_phishing_resistant_only_is_refused_without_passkeys_installed(client, t
     )
     company = tenants.a
     sign_in(client, tenants.admin_a)
-    response = client.post(
-        f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
+    response = post_company_form(
+        client, f"{BASE}/edit/{company.pk}/", policy_form(company, allowed_methods="phishing_resistant")
     )
     assert response.status_code == 200
     assert "Passkeys are not set up on this site" in response.content.decode()

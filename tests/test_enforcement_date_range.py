@@ -13,7 +13,7 @@ import logging
 
 import pytest
 from django.core.management import call_command
-from factories import join, make_user, password_login, sign_in
+from factories import join, make_user, password_login, post_company_form, sign_in
 
 from wagtail_company_mfa import policy
 from wagtail_company_mfa.models import (
@@ -40,7 +40,8 @@ FAR_DATES = [
 def test_far_past_enforcement_date_is_refused_by_the_form(client, tenants, day):
     sign_in(client, tenants.admin_a)
     company = tenants.a
-    response = client.post(
+    response = post_company_form(
+        client,
         f"{BASE}/edit/{company.pk}/",
         {
             "require_mfa": "on",
@@ -60,7 +61,8 @@ def test_far_past_enforcement_date_is_refused_by_the_form(client, tenants, day):
 @pytest.mark.parametrize("day", [MIN_ENFORCEMENT_DATE, MAX_ENFORCEMENT_DATE])
 def test_far_past_enforcement_date_bounds_themselves_are_accepted(client, tenants, day):
     sign_in(client, tenants.admin_a)
-    response = client.post(
+    response = post_company_form(
+        client,
         f"{BASE}/edit/{tenants.a.pk}/",
         {
             "require_mfa": "on",
@@ -120,7 +122,8 @@ def test_far_past_enforcement_date_admin_pages_answer(client, tenants, far_compa
         if url.endswith(("csv", "xlsx")):
             assert b"".join(response.streaming_content)
     # The administrator can repair it.
-    response = client.post(
+    response = post_company_form(
+        client,
         f"{BASE}/edit/{far_company.pk}/",
         {
             "require_mfa": "on",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from factories import enroll_user, make_company, make_user, sign_in
+from factories import enroll_user, make_company, make_user, post_company_form, sign_in
 
 from wagtail_company_mfa.companies import permissions, reset_rule
 from wagtail_company_mfa.models import AuthenticatorDevice, Company, CompanyMembership
@@ -49,6 +49,9 @@ ROUTES = [
     ("reset member of A", "/reset/{member_a}/?company={a}", "confirm", (200, 200), (302, 302)),
     ("reset member of B", "/reset/{member_b}/?company={b}", "confirm", (200, 404), (302, 404)),
     ("reset member of B, no company", "/reset/{member_b}/", "confirm", (200, 404), (302, 404)),
+    ("policy preview A", "/{a}/preview/?require_mfa=on", {}, (200, 200), (405, 405)),
+    ("policy preview B", "/{b}/preview/?require_mfa=on", {}, (200, 404), (405, 404)),
+    ("policy preview, new company", "/preview/?require_mfa=on", {}, (200, DENIED), (405, DENIED)),
 ]
 
 
@@ -141,7 +144,8 @@ def test_allowed_and_cross_company_post(client, world, actor, name, template, da
     sign_in(client, actor_of(world, actor))
     expected = post_codes[0 if actor == "superuser" else 1]
     before = state(world)
-    response = client.post(url_for(world, template), post_data(world, data))
+    # A company form that would email members is confirmed, as its button does.
+    response = post_company_form(client, url_for(world, template), post_data(world, data))
     assert_status(response, expected)
     if expected in (DENIED, 404, 405):
         assert state(world) == before  # SEC-39, SEC-40: refused means nothing changed
@@ -235,7 +239,8 @@ def test_company_admin_cannot_rename_or_change_slug(client, world):
     page = client.get(f"{BASE}/edit/{world.a.pk}/").content.decode()
     assert 'name="slug"' not in page
     assert 'name="name"' not in page
-    response = client.post(
+    response = post_company_form(
+        client,
         f"{BASE}/edit/{world.a.pk}/",
         {
             "name": "Hijacked",

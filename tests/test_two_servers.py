@@ -35,7 +35,15 @@ import pytest
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from django.db import connection
-from factories import PASSWORD, days_from_today, join, make_company, make_user
+from factories import (
+    PASSWORD,
+    POLICY_CONFIRMATION_FIELD,
+    days_from_today,
+    join,
+    make_company,
+    make_user,
+    policy_confirmation_token,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -549,9 +557,12 @@ def test_require_mfa_switched_on_at_a_gates_an_open_session_on_b(servers):
     roots_browser = Browser()
     assert on_dashboard(sign_in(roots_browser, servers.a, root)), servers.logs()
     page = roots_browser.get(servers.a, f"/admin/company-mfa/companies/edit/{company.pk}/")
-    page = roots_browser.submit(
-        page, {"require_mfa": "on", "enforcement_date": days_from_today(-1).isoformat()}, field="name"
-    )
+    policy = {"require_mfa": "on", "enforcement_date": days_from_today(-1).isoformat()}
+    page = roots_browser.submit(page, policy, field="name")
+    # Carol will be emailed: the form asks to confirm first, and the button confirms.
+    assert page.shows("Saving will email 1 member about the new date."), (page, servers.logs())
+    token = policy_confirmation_token(page.response)
+    page = roots_browser.submit(page, {**policy, POLICY_CONFIRMATION_FIELD: token}, field="name")
     assert page.shows("Company &#x27;Cedar Homes&#x27; updated."), (page, servers.logs())
 
     page = carols_browser.get(servers.b, "/admin/pages/")

@@ -28,7 +28,18 @@ def policy_values(company) -> dict:
     return {name: getattr(company, name) for name in POLICY_FIELDS}
 
 
-def _log_value(value):
+def initial_policy(company) -> dict:
+    """The policy a new company is treated as changing from: MFA off, no date, no grace days."""
+    return {
+        "require_mfa": False,
+        "enforcement_date": None,
+        "time_zone": company.time_zone,
+        "new_member_grace_days": 0,
+        "allowed_methods": AllowedMethods.ANY,
+    }
+
+
+def log_value(value):
     """A policy value as it is stored in the audit log (JSON): dates as ISO 8601 strings."""
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
@@ -50,13 +61,7 @@ def save_company(company, *, actor, request=None, save=None) -> dict:
     """
     with transaction.atomic():
         if company.pk is None:
-            previous = {
-                "require_mfa": False,
-                "enforcement_date": None,
-                "time_zone": company.time_zone,
-                "new_member_grace_days": 0,
-                "allowed_methods": AllowedMethods.ANY,
-            }
+            previous = initial_policy(company)
         else:
             previous = policy_values(type(company).objects.select_for_update().get(pk=company.pk))
         (save or company.save)()
@@ -71,10 +76,10 @@ def save_company(company, *, actor, request=None, save=None) -> dict:
                 actor=actor,
                 request=request,
                 changes={
-                    name: {"old": _log_value(old), "new": _log_value(new)}
+                    name: {"old": log_value(old), "new": log_value(new)}
                     for name, (old, new) in changes.items()
                 },
-                policy={name: _log_value(value) for name, value in current.items()},
+                policy={name: log_value(value) for name, value in current.items()},
             )
             send_company(signals.policy_changed, company, changes=changes, actor=actor, request=request)
     return changes

@@ -9,6 +9,7 @@ field the screen does not show (mass assignment, SEC-41).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import zoneinfo
@@ -20,12 +21,15 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
-from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, Panel
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, Panel, TitleFieldPanel
+from wagtail.admin.widgets.slug import SlugInput
+from wagtail.admin.widgets.switch import SwitchInput
 
 from .. import factors
-from ..models import AllowedMethods
+from ..models import AllowedMethods, Company
 from . import permissions
 from .enrollment import summarize, summary_sentence
+from .flows import POLICY_FIELDS
 
 
 @functools.cache
@@ -55,50 +59,97 @@ class CompanyForm(WagtailAdminModelForm):
         return value
 
 
+class PolicyPreviewForm(forms.ModelForm):
+    """The policy fields alone, to read the values of a form being edited for the preview."""
+
+    class Meta:
+        model = Company
+        fields = POLICY_FIELDS
+
+
+def preview_company(saved, form) -> Company:
+    """
+    A copy of ``saved`` (a company, or a new one) with the valid policy values of the validated ``form``; a
+    value the form refused stays the saved one. Nothing is saved.
+    """
+    company = copy.copy(saved)
+    cleaned = getattr(form, "cleaned_data", None) or {}
+    for name in POLICY_FIELDS:
+        if name in cleaned and name not in form.errors:
+            setattr(company, name, cleaned[name])
+    # An emptied date is a value of its own (the form refuses it only together with the switch on): the
+    # preview then says that MFA will be required once a date is chosen.
+    if "enforcement_date" in form.fields and not form.data.get("enforcement_date"):
+        company.enforcement_date = None
+    return company
+
+
+def saved_company(instance) -> Company:
+    """The company as stored (the form's instance holds the submitted values), or a new one."""
+    if instance is None or instance.pk is None:
+        return Company()
+    return type(instance)._default_manager.get(pk=instance.pk)
+
+
+def preview_context(company, *, report_url: str = "") -> dict:
+    """What the preview says about ``company``'s policy (saved or not): the one source of its sentences."""
+    now = timezone.now()
+    summary = summarize(company, now=now)
+    return {
+        "company": company,
+        "summary": summary,
+        "sentence": summary_sentence(company, summary, now=now),
+        "starts": describe_start(company),
+        "report_url": report_url,
+    }
+
+
 class PolicyPreviewPanel(Panel):
     """
-    What the policy means, in words, computed on the server (no JavaScript): "From 3 March 2027, 42 members
-    must use MFA; 17 have enrolled.", the instant the date starts in the company's time zone and in the
-    editing administrator's own, and what saving will do. Shown when editing an existing company, for its
-    saved policy.
+    What the policy means, in words, computed on the server: "From 3 March 2027, 42 members must use MFA;
+    17 have enrolled.", the instant the date starts in the company's time zone and in the editing
+    administrator's own, and what saving will do. It follows the form as it is edited: a small script
+    (``policy_preview.js``) asks the preview URL for the same text for the values in the form, and the
+    page announces it politely. Without the script it shows the saved policy, or the submitted values after
+    a submission.
     """
 
-    def __init__(self, report_url_name: str | None = None, **kwargs):
+    def __init__(self, report_url_name: str | None = None, preview_url_name: str | None = None, **kwargs):
         super().__init__(**kwargs)
         self.report_url_name = report_url_name
+        self.preview_url_name = preview_url_name
 
     def clone_kwargs(self):
-        return {**super().clone_kwargs(), "report_url_name": self.report_url_name}
+        return {
+            **super().clone_kwargs(),
+            "report_url_name": self.report_url_name,
+            "preview_url_name": self.preview_url_name,
+        }
 
     class BoundPanel(Panel.BoundPanel):
         template_name = "wagtail_company_mfa/companies/policy_preview_panel.html"
 
-        def is_shown(self):
-            return self.instance is not None and self.instance.pk is not None
+        class Media:
+            js = ["wagtail_company_mfa/policy_preview.js"]
 
-        def report_url(self) -> str:
-            if not self.panel.report_url_name:
+        def preview_url(self) -> str:
+            if not self.panel.preview_url_name:
                 return ""
-            return reverse(self.panel.report_url_name, args=[self.instance.pk])
+            if self.instance is not None and self.instance.pk is not None:
+                return reverse(self.panel.preview_url_name, args=[self.instance.pk])
+            return reverse(self.panel.preview_url_name)
 
         def get_context_data(self, parent_context=None):
             context = super().get_context_data(parent_context)
-            # The saved policy: after a rejected submission the instance holds the submitted values, some of
-            # which may be invalid (an unknown time zone, the switch on without a date).
-            company = type(self.instance)._default_manager.get(pk=self.instance.pk)
-            now = timezone.now()
-            summary = summarize(company, now=now)
-            context.update(
-                company=company,
-                summary=summary,
-                sentence=summary_sentence(company, summary, now=now),
-                starts=describe_start(company),
-                report_url=(
-                    reverse(self.panel.report_url_name, args=[company.pk])
-                    if self.panel.report_url_name
-                    else ""
-                ),
+            company = saved_company(self.instance)
+            if self.form is not None and self.form.is_bound:
+                company = preview_company(company, self.form)
+            report_url = (
+                reverse(self.panel.report_url_name, args=[company.pk])
+                if self.panel.report_url_name and company.pk is not None
+                else ""
             )
+            context.update(preview_context(company, report_url=report_url), preview_url=self.preview_url())
             return context
 
 
@@ -126,25 +177,47 @@ def describe_start(company) -> dict | None:
     }
 
 
-def company_edit_handler(report_url_name: str | None = None) -> ObjectList:
+class NameFieldPanel(TitleFieldPanel):
+    """
+    The company's name, which fills in the slug as it is typed on a new company, with Wagtail's own
+    ``w-sync`` and ``w-slug`` controllers. An existing company's slug is left as it is.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("classname", "")
+        kwargs.setdefault("placeholder", False)
+        super().__init__(*args, **kwargs)
+
+    class BoundPanel(TitleFieldPanel.BoundPanel):
+        def get_should_apply(self):
+            return self.instance is None or self.instance.pk is None
+
+
+def company_edit_handler(
+    report_url_name: str | None = None, preview_url_name: str | None = None
+) -> ObjectList:
     manage_all = permissions.MANAGE_ALL_COMPANIES
     return ObjectList(
         [
             MultiFieldPanel(
                 [
-                    FieldPanel("name", permission=manage_all, disable_comments=True),
-                    FieldPanel("slug", permission=manage_all, disable_comments=True),
+                    NameFieldPanel("name", permission=manage_all, disable_comments=True),
+                    FieldPanel("slug", widget=SlugInput, permission=manage_all, disable_comments=True),
                 ],
                 heading=_("Company"),
             ),
             MultiFieldPanel(
                 [
-                    FieldPanel("require_mfa", disable_comments=True),
+                    FieldPanel("require_mfa", widget=SwitchInput, disable_comments=True),
                     FieldPanel("enforcement_date", disable_comments=True),
                     FieldPanel("time_zone", disable_comments=True),
                     FieldPanel("new_member_grace_days", disable_comments=True),
                     FieldPanel("allowed_methods", widget=forms.RadioSelect, disable_comments=True),
-                    PolicyPreviewPanel(report_url_name=report_url_name, heading=_("What this means")),
+                    PolicyPreviewPanel(
+                        report_url_name=report_url_name,
+                        preview_url_name=preview_url_name,
+                        heading=_("What this means"),
+                    ),
                 ],
                 heading=_("Two-factor authentication policy"),
             ),

@@ -25,6 +25,7 @@ from .views.companies import (
     CompanyEditView,
     CompanyHistoryView,
     CompanyIndexView,
+    PolicyPreviewView,
     policy_label,
 )
 from .views.members import MembersView
@@ -63,7 +64,9 @@ class CompanyViewSet(ModelViewSet):
     history_view_class = CompanyHistoryView
 
     def get_edit_handler(self):
-        return company_edit_handler(report_url_name=self.get_url_name("report")).bind_to_model(self.model)
+        return company_edit_handler(
+            report_url_name=self.get_url_name("report"), preview_url_name=self.get_url_name("policy_preview")
+        ).bind_to_model(self.model)
 
     def url_names(self) -> dict:
         return {
@@ -137,6 +140,10 @@ class CompanyViewSet(ModelViewSet):
         )
 
     @cached_property
+    def policy_preview_view(self):
+        return PolicyPreviewView.as_view(report_url_name=self.get_url_name("report"))
+
+    @cached_property
     def reset_view(self):
         return self._construct(ResetMFAView, header_icon="lock-open")
 
@@ -155,4 +162,6 @@ class CompanyViewSet(ModelViewSet):
             path("<int:pk>/report/", self.report_view, name="report"),
             path("<int:pk>/report/results/", self.report_results_view, name="report_results"),
             path("reset/<int:user_pk>/", self.reset_view, name="reset"),
+            path("preview/", self.policy_preview_view, name="policy_preview"),
+            path("<int:pk>/preview/", self.policy_preview_view, name="policy_preview"),
         ]

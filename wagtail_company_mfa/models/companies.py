@@ -44,7 +44,12 @@ def validate_time_zone(value: str) -> None:
 
 
 def default_time_zone() -> str:
-    return mfa_settings.DEFAULT_TIME_ZONE
+    """
+    A new company's time zone: ``DEFAULT_TIME_ZONE`` (by default the project's ``TIME_ZONE``) when it names
+    a zone this Python knows, else UTC (a system check reports a bad setting).
+    """
+    zone = mfa_settings.DEFAULT_TIME_ZONE
+    return zone if zone in _known_time_zones() else "UTC"
 
 
 def validate_enforcement_date(value: datetime.date) -> None:

@@ -20,8 +20,9 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -161,6 +162,28 @@ def policy_change_needs_notice(company: Company, changes: dict) -> bool:
     turned_on = "require_mfa" in changes and not changes["require_mfa"][0]
     moved = "enforcement_date" in changes and changes["enforcement_date"][0] != changes["enforcement_date"][1]
     return turned_on or moved
+
+
+def count_policy_notice_recipients(company: Company) -> int:
+    """
+    How many members :func:`queue_policy_notices` would email for ``company``'s (possibly unsaved) date, in
+    one query: the active members with an email address who have no live notice for that date yet. The
+    policy editor asks the administrator to confirm this number before it saves (docs/policy.md).
+    """
+    date = company.enforcement_date
+    if company.pk is None or date is None:
+        return 0
+    email_field = get_user_model().get_email_field_name()
+    told = MemberNotice.objects.filter(
+        user_id=OuterRef("user_id"), company_id=company.pk, kind=Kind.POLICY, enforcement_date=date
+    ).exclude(status=Status.SUPERSEDED)
+    return (
+        CompanyMembership.objects.filter(company_id=company.pk, is_active=True, user__is_active=True)
+        .exclude(**{f"user__{email_field}": ""})
+        .exclude(**{f"user__{email_field}__isnull": True})
+        .exclude(Exists(told))
+        .count()
+    )
 
 
 @transaction.atomic
