@@ -21,7 +21,14 @@ ACTION_MEMBER_REMOVED = "wagtail_company_mfa.member_removed"
 ACTION_MEMBER_ROLE_CHANGED = "wagtail_company_mfa.member_role_changed"
 
 #: The company fields that make up its MFA policy, in the order they are reported.
-POLICY_FIELDS = ("require_mfa", "enforcement_date", "time_zone", "new_member_grace_days", "allowed_methods")
+POLICY_FIELDS = (
+    "require_mfa",
+    "enforcement_date",
+    "time_zone",
+    "new_member_grace_days",
+    "allowed_methods",
+    "trust_browser_for",
+)
 
 
 def policy_values(company) -> dict:
@@ -56,6 +63,7 @@ def save_company(company, *, actor, request=None, save=None) -> dict:
                 "time_zone": company.time_zone,
                 "new_member_grace_days": 0,
                 "allowed_methods": AllowedMethods.ANY,
+                "trust_browser_for": 0,
             }
         else:
             previous = policy_values(type(company).objects.select_for_update().get(pk=company.pk))

@@ -23,7 +23,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, MultiFieldPanel, ObjectList, Panel
 
 from .. import factors
-from ..models import AllowedMethods
+from ..models import AllowedMethods, TrustPeriod
 from . import permissions
 from .enrollment import summarize, summary_sentence
 
@@ -144,6 +144,7 @@ def company_edit_handler(report_url_name: str | None = None) -> ObjectList:
                     FieldPanel("time_zone", disable_comments=True),
                     FieldPanel("new_member_grace_days", disable_comments=True),
                     FieldPanel("allowed_methods", widget=forms.RadioSelect, disable_comments=True),
+                    FieldPanel("trust_browser_for", widget=forms.RadioSelect, disable_comments=True),
                     PolicyPreviewPanel(report_url_name=report_url_name, heading=_("What this means")),
                 ],
                 heading=_("Two-factor authentication policy"),
@@ -170,5 +171,10 @@ def format_policy_value(name: str, value) -> str:
         try:
             return str(AllowedMethods(value).label)
         except ValueError:
+            return str(value)
+    if name == "trust_browser_for":
+        try:
+            return str(TrustPeriod(int(value)).label)
+        except (ValueError, TypeError):
             return str(value)
     return str(value)
