@@ -22,7 +22,6 @@ from factories import (
     make_company,
     make_user,
     password_login,
-    verify_with_code,
 )
 from wagtail.models import ModelLogEntry
 
@@ -296,7 +295,7 @@ def test_query_count_of_a_trusted_sign_in(client, member):
     assert len(queries) == 27, "\n".join(query["sql"] for query in queries.captured_queries)
 
 
-# Refusals: the cookie is cleared, the code is asked ------------------------------------------------------------
+# Refusals: the cookie is cleared, the code is asked -----------------------------------------------------
 
 
 def sign_in_with_cookie(client, user, token):
@@ -333,7 +332,9 @@ def test_a_shorter_period_after_the_grant_applies_at_once(member, trusting_compa
     with time_machine.travel(start, tick=False):
         token = trust_this_browser(Client(), member)
     # Shortened behind the policy editor's back (no receiver runs): the use-time rule still holds.
-    type(trusting_company).objects.filter(pk=trusting_company.pk).update(trust_browser_for=TrustPeriod.HOURS_12)
+    type(trusting_company).objects.filter(pk=trusting_company.pk).update(
+        trust_browser_for=TrustPeriod.HOURS_12
+    )
     with time_machine.travel(start + datetime.timedelta(hours=11), tick=False):
         assert sign_in_with_cookie(Client(), member, token)["Location"] == "/admin/"
     with time_machine.travel(start + datetime.timedelta(hours=13), tick=False):
@@ -394,7 +395,7 @@ def test_a_new_password_set_around_every_receiver_is_refused(member):
     assert_refused(sign_in_with_cookie(Client(), member, token))
 
 
-# Revocation: each trigger, then the token is refused -----------------------------------------------------------
+# Revocation: each trigger, then the token is refused ----------------------------------------------------
 
 
 def _reset(user):
@@ -545,7 +546,8 @@ def test_revoking_needs_post_and_the_csrf_token(member):
 
 def password_login_csrf(client, user):
     page = client.get("/admin/login/")
-    token = page.cookies["csrftoken"].value if "csrftoken" in page.cookies else client.cookies["csrftoken"].value
+    assert page.status_code == 200
+    token = client.cookies["csrftoken"].value
     response = client.post(
         "/admin/login/",
         {"username": user.get_username(), "password": PASSWORD, "csrfmiddlewaretoken": token},
@@ -592,10 +594,13 @@ def test_granted_and_used_are_audited_without_the_token(client, member):
     ("agent", "expected"),
     [
         (CHROME_MAC, "Chrome on macOS"),
-        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on Windows"),
         (
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
-            "Safari/537.36 Edg/131.0.0.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
             "Edge on Windows",
         ),
         (
@@ -609,3 +614,33 @@ def test_granted_and_used_are_audited_without_the_token(client, member):
 )
 def test_browser_descriptions(agent, expected):
     assert browsers.describe(agent) == expected
+
+
+# Passkeys --------------------------------------------------------------------------------------------------
+
+
+def test_a_passkey_sign_in_can_trust_the_browser_and_then_skip_it(trusting_company):
+    from test_passkeys import AUTH_COMPLETE, assertion, post_json, sign_in_with_passkey, with_passkey
+    from test_passkeys import VERIFY_URL as PASSKEY_VERIFY_URL
+
+    alice = make_user("alice")
+    join(alice, trusting_company)
+    passkey = with_passkey(alice)
+    client = Client()
+    password_login(client, alice)
+    page = client.get(PASSKEY_VERIFY_URL)
+    assert "Trust this browser for 7 days" in page.text
+    assert "data-mfa-trust-browser" in page.text
+    # Without the header (the box not ticked): no cookie.
+    response = sign_in_with_passkey(client, passkey)
+    assert response.status_code == 200, response.content
+    assert COOKIE_NAME not in response.cookies
+    client.post("/admin/logout/")
+    password_login(client, alice)
+    _options, answer = assertion(client, passkey)
+    response = post_json(client, f"{AUTH_COMPLETE}?next=/admin/", answer, HTTP_X_MFA_TRUST_BROWSER="1")
+    assert response.status_code == 200, response.content
+    token = response.cookies[COOKIE_NAME].value
+    assert TrustedBrowser.objects.get(user=alice).device_id.startswith("django_otp_webauthn.")
+    client.post("/admin/logout/")
+    assert sign_in_with_cookie(Client(), alice, token)["Location"] == "/admin/"

@@ -38,7 +38,7 @@ MAX_PER_USER = 10
 #: Why trust was revoked (the audit entry's ``reason``).
 REVOKED_BY_USER = "user"
 REVOKED_RESET = "reset"
-REVOKED_PASSWORD = "password_changed"
+REVOKED_PASSWORD = "password_changed"  # noqa: S105 (a reason, not a password)
 REVOKED_FACTOR = "factor_changed"
 REVOKED_DISABLED = "mfa_disabled"
 REVOKED_POLICY = "policy_stricter"
@@ -128,7 +128,8 @@ def _device_for(trusted: TrustedBrowser, user):
         device = Device.from_persistent_id(trusted.device_id, for_verify=False)
     except Exception:  # a malformed id, a model no longer installed
         return None
-    # from_persistent_id does not check ``confirmed`` or the owner: the registry's ``factor_of`` does the first.
+    # from_persistent_id checks neither ``confirmed`` nor the owner; the registry's ``factor_of`` checks the
+    # first.
     if device is None or getattr(device, "user_id", None) != user.pk or factors.factor_of(device) is None:
         return None
     return device
@@ -184,7 +185,7 @@ def use(request) -> Outcome | None:
             trusted.delete()
         logger.info("A trusted-browser token was refused for user #%s: %s", user.pk, reason)
         return Outcome(ok=False, reason=reason)
-    assert trusted is not None  # noqa: S101 (refusal() returns it with no reason)
+    assert trusted is not None
     with transaction.atomic():
         # No factor was given now: the "sudo" window of sensitive changes stays closed (SEC-25).
         verification.complete_verification(request, device, fresh=False)

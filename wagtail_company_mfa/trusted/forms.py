@@ -15,10 +15,29 @@ def trust_field(hours: int) -> forms.BooleanField:
         label=flows.checkbox_label(hours),
         required=False,
         help_text=_(
-            "Only on a browser that is yours alone. You will still enter your password; you can stop trusting "
-            "it from the Security tab of your account."
+            "Only on a browser that is yours alone. You will still enter your password; you can stop "
+            "trusting it from the Security tab of your account."
         ),
     )
+
+
+#: The request header that carries the box's state on the passkey page, where django-otp-webauthn's browser
+#: code posts the answer itself (``static/wagtail_company_mfa/passkeys.js`` adds it). A cross-site page cannot
+#: set a custom header, and the post needs the CSRF token anyway.
+PASSKEY_HEADER = "X-MFA-Trust-Browser"
+
+
+def trust_form_field(hours: int):
+    """The box as a bound field outside any form (the passkey page has none), or ``None`` for 0 hours."""
+    if hours <= 0:
+        return None
+    form = forms.Form()
+    form.fields[FIELD_NAME] = trust_field(hours)
+    return form[FIELD_NAME]
+
+
+def passkey_wants_trust(request) -> bool:
+    return request.headers.get(PASSKEY_HEADER) == "1"
 
 
 class TrustOfferMixin:

@@ -41,7 +41,7 @@ def before_view(request) -> flows.Outcome | None:
 
 
 def after_view(request, response, outcome: flows.Outcome | None):
-    """On the way out: a password sign-in that just succeeded on this request, and clearing a refused cookie."""
+    """On the way out: a password sign-in that just succeeded here, and clearing a refused cookie."""
     if outcome is None and cookie.COOKIE_NAME in request.COOKIES and _signed_in_here(request, response):
         outcome = _use(request)
     if outcome is not None and not outcome.ok:

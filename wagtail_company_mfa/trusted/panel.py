@@ -10,7 +10,7 @@ from . import flows
 
 
 def context(request, user, requirement_hours: int) -> dict:
-    """The user's trusted browsers (this one marked), and the URLs to stop trusting them. Two queries at most."""
+    """The user's trusted browsers (this one marked), with the URLs to stop trusting them; two queries."""
     browsers = flows.browsers_of(user)
     current = flows.current_browser_id(request) if browsers else None
     rows = []
