@@ -6,7 +6,9 @@ stack: Wagtail's login, the gate, the verify pages and the Security tab.
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
 import pytest
 import time_machine
@@ -644,3 +646,42 @@ def test_a_passkey_sign_in_can_trust_the_browser_and_then_skip_it(trusting_compa
     assert TrustedBrowser.objects.get(user=alice).device_id.startswith("django_otp_webauthn.")
     client.post("/admin/logout/")
     assert sign_in_with_cookie(Client(), alice, token)["Location"] == "/admin/"
+
+
+# The policy editor and the report ----------------------------------------------------------------------
+
+
+def test_the_policy_editor_offers_the_choice_and_audits_it(client, tenants):
+    from test_company_admin import BASE, policy_form
+
+    from factories import sign_in
+
+    sign_in(client, tenants.superuser)
+    page = client.get(f"{BASE}/edit/{tenants.a.pk}/").text
+    assert 'name="trust_browser_for"' in page
+    assert "Not again on a trusted browser for 7 days" in page
+    response = client.post(f"{BASE}/edit/{tenants.a.pk}/", policy_form(tenants.a, trust_browser_for="168"))
+    assert response.status_code == 302
+    tenants.a.refresh_from_db()
+    assert tenants.a.trust_browser_for == TrustPeriod.DAYS_7
+    entry = ModelLogEntry.objects.filter(action=company_flows.ACTION_POLICY_CHANGED).latest("pk")
+    assert entry.data["changes"]["trust_browser_for"] == {"old": 0, "new": 168}
+    history = client.get(f"{BASE}/history/{tenants.a.pk}/").text
+    assert "At every sign-in → Not again on a trusted browser for 7 days" in history
+
+
+def test_the_report_counts_each_members_trusted_browsers_in_its_one_query(client, member, trusting_company):
+    from factories import sign_in
+
+    trust_this_browser(Client(), member)
+    trust_this_browser(Client(), member)
+    admin = make_user("boss", superuser=True)
+    admin.phone, _codes = enroll_user(admin)
+    sign_in(client, admin)
+    url = f"/admin/company-mfa/companies/{trusting_company.pk}/report/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Trusted browsers" in page.text
+    content = b"".join(client.get(url + "?export=csv").streaming_content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert [row["Trusted browsers"] for row in rows] == ["2"]
