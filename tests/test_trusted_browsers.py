@@ -652,9 +652,8 @@ def test_a_passkey_sign_in_can_trust_the_browser_and_then_skip_it(trusting_compa
 
 
 def test_the_policy_editor_offers_the_choice_and_audits_it(client, tenants):
-    from test_company_admin import BASE, policy_form
-
     from factories import sign_in
+    from test_company_admin import BASE, policy_form
 
     sign_in(client, tenants.superuser)
     page = client.get(f"{BASE}/edit/{tenants.a.pk}/").text

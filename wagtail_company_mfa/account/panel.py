@@ -114,7 +114,13 @@ class SecuritySettingsPanel(BaseSettingsPanel):
         ]
         # Trusted browsers: the requirement from the company rows this panel has already read.
         trust_hours = min((deadline.trust_hours for deadline in self.deadlines), default=0)
-        trust = trusted_panel.context(self.request, self.user, trust_hours) if self.device is not None else {}
+        # Only where trust is allowed: elsewhere no trusted browser lets anyone in (trusted/flows.py), and the
+        # panel costs no query more.
+        trust = (
+            trusted_panel.context(self.request, self.user, trust_hours)
+            if self.device is not None and trust_hours > 0
+            else {}
+        )
         return {
             **factor_context,
             **trust,
