@@ -1,4 +1,4 @@
-"""The enrollment report's "Trusted browsers" column, in SQL: a count per member, inside the report's query."""
+"""The enrollment report's "Trusted browsers": a count per member, in SQL, inside the report's own query."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..models import TrustedBrowser
 
 
 def trusted_count(now: datetime.datetime, user_field: str = "user_id"):
-    """How many browsers the row's user trusts that have not expired at ``now`` (a subquery: no extra query)."""
+    """How many browsers the row's user trusts that have not expired at ``now`` (a subquery, no query)."""
     counts = (
         TrustedBrowser.objects.filter(user_id=OuterRef(user_field), expires_at__gt=now)
         .order_by()
