@@ -34,6 +34,7 @@ def policy_form(company, **changes) -> dict:
         "time_zone": company.time_zone,
         "new_member_grace_days": str(company.new_member_grace_days),
         "allowed_methods": "any",
+        "trust_browser_for": "0",
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}
@@ -162,6 +163,7 @@ def test_creating_a_company_with_a_policy_logs_it(
                 "time_zone": "Europe/London",
                 "new_member_grace_days": "7",
                 "allowed_methods": "any",
+                "trust_browser_for": "0",
             },
         )
     assert response.status_code == 302

@@ -49,6 +49,7 @@ def test_far_past_enforcement_date_is_refused_by_the_form(client, tenants, day):
             "time_zone": "Asia/Tokyo",
             "new_member_grace_days": "0",
             "allowed_methods": "any",
+            "trust_browser_for": "0",
         },
     )
     assert response.status_code == 200
@@ -70,6 +71,7 @@ def test_far_past_enforcement_date_bounds_themselves_are_accepted(client, tenant
             "time_zone": "UTC",
             "new_member_grace_days": "0",
             "allowed_methods": "any",
+            "trust_browser_for": "0",
         },
     )
     assert response.status_code == 302
@@ -131,6 +133,7 @@ def test_far_past_enforcement_date_admin_pages_answer(client, tenants, far_compa
             "time_zone": "UTC",
             "new_member_grace_days": "0",
             "allowed_methods": "any",
+            "trust_browser_for": "0",
         },
     )
     assert response.status_code == 302

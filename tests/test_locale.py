@@ -292,7 +292,7 @@ def test_the_package_fills_in_exactly_the_front_end_languages_the_library_lacks(
     assert library_js >= LIBRARY_JS_LANGUAGES
     ours = {po.parent.parent.name for po in LOCALE_DIR.glob("*/LC_MESSAGES/djangojs.po")}
     assert ours == {language(po) for po in CATALOGUES} - library_js
-    library_ids = {entry for entry in _msgids(library / "nl" / "LC_MESSAGES" / "djangojs.po")}
+    library_ids = _msgids(library / "nl" / "LC_MESSAGES" / "djangojs.po")
     for po in LOCALE_DIR.glob("*/LC_MESSAGES/djangojs.po"):
         assert _msgids(po) == library_ids, po
         assert (po.with_suffix(".mo")).exists()

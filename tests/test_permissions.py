@@ -86,6 +86,7 @@ def post_data(tenants, name) -> dict:
         "require_mfa": "on",
         "new_member_grace_days": "0",
         "allowed_methods": "any",
+        "trust_browser_for": "0",
         "time_zone": "UTC",
     }
     return {
@@ -250,6 +251,7 @@ def test_company_admin_cannot_rename_or_change_slug(client, world):
             "time_zone": "Europe/Amsterdam",
             "new_member_grace_days": "0",
             "allowed_methods": "any",
+            "trust_browser_for": "0",
         },
     )
     assert response.status_code == 302

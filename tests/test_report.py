@@ -202,6 +202,7 @@ def test_csv_export(admin_client, company):
         "Deadline (America/New_York)",
         "Enrolled since (America/New_York)",
         "Last used (America/New_York)",
+        "Trusted browsers",
         "Joined (America/New_York)",
     ]
     olga = rows["Olga Test"]

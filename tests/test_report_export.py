@@ -121,6 +121,7 @@ def test_the_export_has_the_cells_of_the_report_rows(admin_client, company):
             f"Deadline ({ADMIN_ZONE})": local(row.deadline),
             f"Enrolled since ({ADMIN_ZONE})": local(row.enrolled_at),
             f"Last used ({ADMIN_ZONE})": local(row.last_used_at),
+            "Trusted browsers": str(row.trusted_browsers),
             f"Joined ({ADMIN_ZONE})": local(row.joined_at),
         }
     exported = {row["Email"]: row for row in csv_rows(admin_client, company)}

@@ -544,6 +544,40 @@ def test_reset_on_a_ends_the_verified_session_on_b(servers, company_required, me
     assert page.path == "/admin/company-mfa/required/", (page, servers.logs())
 
 
+def test_trust_granted_on_a_is_used_on_b_revoked_on_a_and_refused_on_b(servers, company_required, member):
+    # SEC-36, SEC-38: a trusted browser is a row in the database (its token's HMAC), not a server's memory.
+    company_required.trust_browser_for = 24 * 7
+    company_required.save()
+    browser = Browser()
+    phone, _recovery_code = enroll(browser, servers.a, member, servers)
+    browser.post(servers.a, "/admin/logout/")
+
+    page = sign_in(browser, servers.a, member)
+    assert page.path == "/admin/company-mfa/verify/", (page, servers.logs())
+    assert page.shows("Trust this browser for 7 days")
+    page = browser.submit(page, {"code": phone.fresh_code(), "trust_browser": "on"})
+    assert on_dashboard(page), (page, servers.logs())
+    assert browser.http.cookies.get("wagtail_company_mfa_trusted")
+    browser.post(servers.a, "/admin/logout/")
+
+    # On B: the password only.
+    assert on_dashboard(sign_in(browser, servers.b, member)), servers.logs()
+    browser.post(servers.b, "/admin/logout/")
+
+    # Another browser of the member's, on A, stops trusting every browser.
+    other = Browser()
+    page = sign_in(other, servers.a, member)
+    assert on_dashboard(other.submit(page, {"code": phone.fresh_code()})), servers.logs()
+    page = other.post(servers.a, "/admin/company-mfa/security/trusted-browsers/stop-all/")
+    assert page.path == "/admin/account/", (page, servers.logs())
+
+    # The first browser still holds its cookie: B refuses it, clears it and asks for the code.
+    assert browser.http.cookies.get("wagtail_company_mfa_trusted")
+    page = sign_in(browser, servers.b, member)
+    assert page.path == "/admin/company-mfa/verify/", (page, servers.logs())
+    assert not browser.http.cookies.get("wagtail_company_mfa_trusted")
+
+
 def test_require_mfa_switched_on_at_a_gates_an_open_session_on_b(servers):
     # SEC-37: an open password-only session is gated at its next request, whichever server it reaches.
     company = make_company("Cedar Homes", require_mfa=False)

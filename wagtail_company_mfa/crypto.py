@@ -24,7 +24,7 @@ from django.utils.encoding import force_bytes
 
 from .conf import mfa_settings
 
-__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "lookup_keys", "rotate"]
+__all__ = ["InvalidToken", "decrypt", "encrypt", "generate_key", "lookup_keys", "purpose_keys", "rotate"]
 
 
 def generate_key() -> str:
@@ -102,3 +102,19 @@ def _lookup_keys(encryption_keys: tuple[str, ...], secret_key: str) -> tuple[tup
         (_hkdf(material, b"recovery-code-key-id")[:4].hex(), _hkdf(material, b"recovery-code-lookup"))
         for material in materials
     )
+
+
+def purpose_keys(purpose: str) -> tuple[bytes, ...]:
+    """
+    HMAC keys for ``purpose`` (e.g. ``"trusted-browser-lookup"``), one per encryption key, newest first, the
+    key derived from ``SECRET_KEY`` last: derived with HKDF and an ``info`` of their own, as
+    :func:`lookup_keys` derives the recovery-code keys, so no key serves two purposes.
+    """
+    return _purpose_keys(purpose, tuple(mfa_settings.ENCRYPTION_KEYS), settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=16)
+def _purpose_keys(purpose: str, encryption_keys: tuple[str, ...], secret_key: str) -> tuple[bytes, ...]:
+    materials = [base64.urlsafe_b64decode(key) for key in encryption_keys]
+    materials.append(base64.urlsafe_b64decode(_derived_key(secret_key)))
+    return tuple(_hkdf(material, purpose.encode("ascii")) for material in materials)

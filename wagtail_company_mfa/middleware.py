@@ -33,6 +33,7 @@ from django.utils.functional import SimpleLazyObject
 from .base import gate, registry
 from .base.gate import EXPIRED, MESSAGES, is_json, wants_json
 from .base.pending import PENDING_URL_NAMES
+from .trusted import gate as trusted_gate
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class CompanyMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # A trusted browser (trusted/gate.py): a pending session with the cookie may be let through first.
+        trust = trusted_gate.before_view(request)
         key_before = self._session_key(request)
         # Wrapped here rather than in process_view, so that no reader gets past the gate: a middleware placed
         # after this one reads the user before any view is resolved, and the 404 page of a path no URL
@@ -66,6 +69,7 @@ class CompanyMFAMiddleware:
         self.wrap_user(request)
         response = self.get_response(request)
         self._follow_session_key(request, key_before)
+        response = trusted_gate.after_view(request, response, trust)
         if (
             request.method == "POST"
         ):  # only a password sign-in can be shortened; skip it on every other request

@@ -11,6 +11,7 @@ from .base.users import display_name
 from .companies.permissions import forget_cached_membership
 from .models import CompanyMembership
 from .notices import delivery, emails, planning
+from .trusted import receivers as trusted_receivers
 
 # The ``user_logged_in`` / ``user_logged_out`` receivers use the signal's ``user`` argument, never
 # ``request.user``: ``login()`` sets ``request.user`` only if the request already has one, and Django's test
@@ -151,6 +152,7 @@ def connect():
     user_logged_in.connect(remind_upcoming_at_login, dispatch_uid="wagtail_company_mfa.remind_upcoming")
     signals.mfa_reset.connect(email_reset, dispatch_uid="wagtail_company_mfa.email_reset")
     _connect_company_administration()
+    trusted_receivers.connect()
 
 
 def _connect_company_administration():

@@ -6,6 +6,7 @@ from .base import email_confirmation_views as enroll_email
 from .base import views as base
 from .recovery_codes import views as recovery_codes
 from .totp import views as totp
+from .trusted import views as trusted
 
 app_name = "wagtail_company_mfa"
 
@@ -32,6 +33,8 @@ urlpatterns = [
         name="security_regenerate_codes",
     ),
     path("security/turn-off/", account.DisableView.as_view(), name="security_disable"),
+    path("security/trusted-browsers/<int:pk>/stop/", trusted.RevokeView.as_view(), name="trust_revoke"),
+    path("security/trusted-browsers/stop-all/", trusted.RevokeAllView.as_view(), name="trust_revoke_all"),
 ]
 
 if factors.passkeys_installed():

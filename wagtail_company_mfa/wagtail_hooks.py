@@ -13,6 +13,7 @@ from .companies.permissions import company_permission_policy
 from .companies.urls import CompanyViewSet
 from .companies.views.reset import user_listing_buttons
 from .models import Company
+from .trusted import actions as trusted_actions
 
 
 @hooks.register("register_admin_urls")
@@ -28,6 +29,7 @@ def register_log_actions(actions):
         *(action for factor in factors.all_factors() for action in factor.audit_actions),
         *verification.ACTIONS,
         *account_flows.ACTIONS,
+        *trusted_actions.ACTIONS,
     ]
     for action in audit_actions:
         actions.register_action(action.name, action.label, action.message)

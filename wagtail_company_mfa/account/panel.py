@@ -22,6 +22,7 @@ from .. import factors
 from ..base.users import user_time_zone
 from ..companies import policy
 from ..conf import SUPERUSERS_ALWAYS, mfa_settings
+from ..trusted import panel as trusted_panel
 
 #: One tab object for the whole process: the account page groups panels into tabs by identity.
 security_tab = SettingsTab("security", gettext_lazy("Security"), order=300)
@@ -111,8 +112,18 @@ class SecuritySettingsPanel(BaseSettingsPanel):
             for factor in factors.enrolling_factors()
             if factor.enroll_url_name
         ]
+        # Trusted browsers: the requirement from the company rows this panel has already read.
+        trust_hours = min((deadline.trust_hours for deadline in self.deadlines), default=0)
+        # Only where trust is allowed: elsewhere no trusted browser lets anyone in (trusted/flows.py), and the
+        # panel costs no query more.
+        trust = (
+            trusted_panel.context(self.request, self.user, trust_hours)
+            if self.device is not None and trust_hours > 0
+            else {}
+        )
         return {
             **factor_context,
+            **trust,
             "factors": fragments,
             "factor_keys": keys,
             "additions": additions,

@@ -186,12 +186,14 @@ def _after_failure(request, device, token) -> Attempt:
     return Attempt(ok=False, device=device, locked_until=locked_until)
 
 
-def complete_verification(request, device) -> None:
+def complete_verification(request, device, *, fresh: bool = True) -> None:
     """
     Mark the session as having passed the second factor with ``device``.
 
     ``django_otp.login`` only writes the device id into the existing session, so the session key and the
-    CSRF token are rotated here: the privilege of the session changes (SEC-30).
+    CSRF token are rotated here: the privilege of the session changes (SEC-30). ``fresh=False`` for a
+    trusted browser: no factor was given now, so the "sudo" window of sensitive changes stays closed
+    (SEC-25).
     """
     django_otp.login(request, device)
     # Whether the user's companies accept the factors they have (the answer this sign-in already asked).
@@ -205,4 +207,5 @@ def complete_verification(request, device) -> None:
     request.session.cycle_key()
     registry.retrack(request, old_key)
     rotate_token(request)
-    reauth.mark_mfa(request.session)
+    if fresh:
+        reauth.mark_mfa(request.session)

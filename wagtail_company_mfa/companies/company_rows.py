@@ -57,6 +57,7 @@ COMPANY_COLUMNS = (
     CompanyColumn("joined_at", "joined_at", "joined_at", DateTimeField()),
     CompanyColumn("governs", "governs", "governs", BooleanField()),
     CompanyColumn("allowed_methods", "company__allowed_methods", "allowed_methods", CharField()),
+    CompanyColumn("trust_hours", "company__trust_browser_for", "trust_browser_for", IntegerField()),
 )
 #: The names of a company row's values, in order.
 COMPANY_KEYS = tuple(column.key for column in COMPANY_COLUMNS)

@@ -72,6 +72,11 @@ class MemberRow:
         return calendar_date(self.deadline, self.time_zone) if self.deadline else None
 
     @property
+    def trusted_browsers(self) -> int:
+        """How many browsers the member trusts now (annotated by :func:`member_queryset`: no query)."""
+        return getattr(self.membership, "trusted_browsers", 0)
+
+    @property
     def name(self) -> str:
         return display_name(self.user)
 

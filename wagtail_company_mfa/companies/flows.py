@@ -13,7 +13,7 @@ from django.db import transaction
 from .. import signals
 from ..audit import audit_company, send_company
 from ..base.users import display_name
-from ..models import AllowedMethods, CompanyMembership
+from ..models import AllowedMethods, CompanyMembership, TrustPeriod
 
 ACTION_POLICY_CHANGED = "wagtail_company_mfa.policy_changed"
 ACTION_MEMBER_ADDED = "wagtail_company_mfa.member_added"
@@ -21,7 +21,14 @@ ACTION_MEMBER_REMOVED = "wagtail_company_mfa.member_removed"
 ACTION_MEMBER_ROLE_CHANGED = "wagtail_company_mfa.member_role_changed"
 
 #: The company fields that make up its MFA policy, in the order they are reported.
-POLICY_FIELDS = ("require_mfa", "enforcement_date", "time_zone", "new_member_grace_days", "allowed_methods")
+POLICY_FIELDS = (
+    "require_mfa",
+    "enforcement_date",
+    "time_zone",
+    "new_member_grace_days",
+    "allowed_methods",
+    "trust_browser_for",
+)
 
 
 def policy_values(company) -> dict:
@@ -36,6 +43,7 @@ def initial_policy(company) -> dict:
         "time_zone": company.time_zone,
         "new_member_grace_days": 0,
         "allowed_methods": AllowedMethods.ANY,
+        "trust_browser_for": TrustPeriod.NEVER,
     }
 
 

@@ -26,7 +26,7 @@ from wagtail.admin.widgets.slug import SlugInput
 from wagtail.admin.widgets.switch import SwitchInput
 
 from .. import factors
-from ..models import AllowedMethods, Company
+from ..models import AllowedMethods, Company, TrustPeriod
 from . import permissions
 from .enrollment import summarize, summary_sentence
 from .flows import POLICY_FIELDS
@@ -213,6 +213,7 @@ def company_edit_handler(
                     FieldPanel("time_zone", disable_comments=True),
                     FieldPanel("new_member_grace_days", disable_comments=True),
                     FieldPanel("allowed_methods", widget=forms.RadioSelect, disable_comments=True),
+                    FieldPanel("trust_browser_for", widget=forms.RadioSelect, disable_comments=True),
                     PolicyPreviewPanel(
                         report_url_name=report_url_name,
                         preview_url_name=preview_url_name,
@@ -243,5 +244,10 @@ def format_policy_value(name: str, value) -> str:
         try:
             return str(AllowedMethods(value).label)
         except ValueError:
+            return str(value)
+    if name == "trust_browser_for":
+        try:
+            return str(TrustPeriod(int(value)).label)
+        except (ValueError, TypeError):
             return str(value)
     return str(value)

@@ -24,6 +24,7 @@ from .. import factors
 from ..base import methods
 from ..conf import mfa_settings
 from ..models import CompanyMembership, company_zone
+from ..trusted.report import trusted_count
 from .policy import grace_deadline, is_exempt
 
 ENROLLED = "enrolled"
@@ -207,6 +208,7 @@ def member_queryset(company, *, now: datetime.datetime | None = None, exempt: An
             enrolled_at=factors.enrolled_value("created_at", order_by="created_at"),
             last_used_at=factors.enrolled_value("last_used_at"),
             is_enrolled=factors.has_enrolled_factor(),
+            trusted_browsers=trusted_count(now),
             # Which factors each member has (the report's "Methods"), one EXISTS per factor.
             **{
                 factors.factor_annotation(factor): factors.has_factor(factor)

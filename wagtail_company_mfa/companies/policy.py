@@ -61,6 +61,8 @@ class CompanyDeadline:
     governed: bool = False
     #: True when the company accepts only phishing-resistant factors (passkeys and security keys).
     phishing_resistant_only: bool = False
+    #: How long the company lets a member trust a browser, in hours (0: ask at every sign-in).
+    trust_hours: int = 0
 
     @property
     def date(self) -> datetime.date:
@@ -78,6 +80,10 @@ class Requirement:
     companies: tuple[CompanyDeadline, ...] = ()
     #: True when ``WAGTAIL_COMPANY_MFA_REQUIRE_SUPERUSERS`` is what makes this superuser's MFA required.
     superuser: bool = False
+    #: How long a browser may be trusted, in hours, under the strictest of *all* the user's companies that
+    #: require MFA (with a date passed or ahead); 0 when one of them asks at every sign-in or there is none
+    #: (docs/policy.md, "Trusted browsers").
+    trust_hours: int = 0
 
     @property
     def is_required(self) -> bool:
@@ -184,7 +190,7 @@ def _deadlines_from(rows) -> list[CompanyDeadline]:
         company_id, name, time_zone = values["company_id"], values["name"], values["time_zone"]
         enforcement_date, grace_days = values["enforcement_date"], values["grace_days"]
         joined_at, governs = values["joined_at"], values["governs"]
-        allowed = values["allowed_methods"]
+        allowed, trust_hours = values["allowed_methods"], values["trust_hours"]
         grace_applied = governed = False
         if joined_at is not None:
             deadline, grace_applied = member_deadline(
@@ -208,6 +214,7 @@ def _deadlines_from(rows) -> list[CompanyDeadline]:
                 grace_applied=grace_applied,
                 governed=governed,
                 phishing_resistant_only=allowed == AllowedMethods.PHISHING_RESISTANT,
+                trust_hours=trust_hours or 0,
             )
         )
     deadlines.sort(key=lambda d: (d.deadline, d.company_name))
@@ -290,11 +297,13 @@ def _instant(now: datetime.datetime | None) -> datetime.datetime:
 def _requirement(user, deadlines: list[CompanyDeadline], now: datetime.datetime) -> Requirement:
     passed = tuple(d for d in deadlines if d.deadline <= now)
     ahead = tuple(d for d in deadlines if d.deadline > now)
+    # The strictest company wins: the shortest period, and "at every sign-in" (0) over any period.
+    trust = min((d.trust_hours for d in deadlines), default=0)
 
     if mfa_settings.REQUIRE_SUPERUSERS == SUPERUSERS_ALWAYS and user.is_superuser:
-        return Requirement(Status.REQUIRED, passed, superuser=True)
+        return Requirement(Status.REQUIRED, passed, superuser=True, trust_hours=trust)
     if passed:
-        return Requirement(Status.REQUIRED, passed)
+        return Requirement(Status.REQUIRED, passed, trust_hours=trust)
     if ahead:
-        return Requirement(Status.UPCOMING, ahead)
+        return Requirement(Status.UPCOMING, ahead, trust_hours=trust)
     return NOT_REQUIRED

@@ -114,6 +114,9 @@ def report_columns(company) -> list[ExportColumn]:
             DATETIME,
         ),
         ExportColumn(
+            "trusted_browsers", lambda zone: gettext("Trusted browsers"), ("trusted_browsers",), LABEL, str
+        ),
+        ExportColumn(
             "joined_at", lambda zone: gettext("Joined (%(zone)s)") % {"zone": zone}, ("joined_at",), DATETIME
         ),
     ]

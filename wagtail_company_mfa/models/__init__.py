@@ -28,6 +28,7 @@ from .devices import (
 )
 from .notices import MemberNotice
 from .sessions import UserSession
+from .trusted import TrustedBrowser, TrustPeriod
 
 __all__ = [
     "MAX_ENFORCEMENT_DATE",
@@ -43,6 +44,8 @@ __all__ = [
     "PasskeyThrottle",
     "RecoveryCode",
     "RecoveryCodeDevice",
+    "TrustPeriod",
+    "TrustedBrowser",
     "UserSession",
     "clamp_enforcement_date",
     "company_zone",

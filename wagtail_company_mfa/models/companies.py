@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..conf import mfa_settings
+from .trusted import TrustPeriod
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,15 @@ class Company(models.Model):
         help_text=_(
             "Which second factors count for members. With phishing-resistant only, a member who has only an "
             "authenticator app must add a passkey or security key, from the same date as MFA itself."
+        ),
+    )
+    trust_browser_for = models.PositiveIntegerField(
+        _("ask for the second factor"),
+        choices=TrustPeriod.choices,
+        default=TrustPeriod.NEVER,
+        help_text=_(
+            "Whether members may tick “Trust this browser” when they verify, and for how long. The strictest "
+            "of a member's companies wins. The password is always asked."
         ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

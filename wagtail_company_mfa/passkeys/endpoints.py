@@ -29,6 +29,8 @@ from django_otp_webauthn.views import (
 from .. import factors
 from ..base import pending
 from ..base.view_helpers import retry_message, safe_next_url
+from ..trusted import flows as trusted_flows
+from ..trusted.forms import passkey_wants_trust
 from . import flows
 from .helper import helper_for
 from .rules import Refused, registration_refusal, throttled_until
@@ -144,9 +146,17 @@ class AuthCompleteView(AuthenticationRulesMixin, CompleteCredentialAuthenticatio
 
     def post(self, request, *args, **kwargs):
         state = self.get_state()  # taken out of the session (and saved) first: a state is used once
+        # "Trust this browser": asked of a sign-in, not of a confirmation; the period the policy allows now.
+        trust_hours = (
+            trusted_flows.offer_hours(request)
+            if passkey_wants_trust(request) and not request.user.is_verified()
+            else 0
+        )
         attempt = flows.verify_passkey(request, self.get_helper(), state, request.data)
         if attempt.ok and attempt.device is not None:
-            return JsonResponse({"id": attempt.device.pk, "redirect_url": safe_next_url(request)})
+            response = JsonResponse({"id": attempt.device.pk, "redirect_url": safe_next_url(request)})
+            trusted_flows.grant(request, response, attempt.device, trust_hours)
+            return response
         if attempt.locked_until:
             return JsonResponse(
                 {"detail": retry_message(attempt.locked_until), "code": "throttled"}, status=429

@@ -24,6 +24,8 @@ from ..account.views import SecurityActionView
 from ..base import email_confirmation, gate, methods, reauth
 from ..base.view_helpers import PendingView, mfa_view, retry_message, safe_next_url, with_next
 from ..companies.policy import requirement_for
+from ..trusted import flows as trusted_flows
+from ..trusted.forms import trust_form_field
 from . import flows
 from .rules import ceremony_configuration, needs_a_hostname, reauth_url, registration_refusal, throttled_until
 
@@ -111,6 +113,8 @@ class VerifyView(PendingView, TemplateView):
         )
         if locked_until := throttled_until(request.user):
             context["throttle_message"] = retry_message(locked_until)
+        if not self.confirming:
+            context["trust_field"] = trust_form_field(trusted_flows.offer_hours(request))
         return context
 
     def post(self, request, *args, **kwargs):

@@ -16,13 +16,14 @@ from django.views.generic import FormView, View
 from ..account.layout import SETUP_IN_ADMIN, LayoutMixin
 from ..base.view_helpers import PendingView, mfa_view, safe_next_url, with_next
 from ..conf import mfa_settings
+from ..trusted.forms import TrustOfferMixin
 from . import codes as recovery_codes
 from . import flows, unsaved
 from .forms import RecoveryCodeForm, SavedCodesForm
 
 
 @mfa_view
-class RecoveryView(PendingView, FormView):
+class RecoveryView(TrustOfferMixin, PendingView, FormView):
     """ "Use a recovery code instead"."""
 
     template_name = "wagtail_company_mfa/recovery.html"
@@ -32,7 +33,8 @@ class RecoveryView(PendingView, FormView):
     def form_valid(self, form):
         attempt = flows.use_recovery_code(self.request, form.cleaned_data["code"])
         if attempt.ok:
-            return redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
+            response = redirect(with_next(self.request, reverse("wagtail_company_mfa:save_codes")))
+            return self.trust_if_asked(form, response, attempt.device)
         return self.attempt_failed(
             form,
             attempt,

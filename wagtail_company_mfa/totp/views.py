@@ -35,6 +35,7 @@ from ..base.view_helpers import (
     wrong_code_message,
 )
 from ..conf import mfa_settings
+from ..trusted.forms import TrustOfferMixin
 from . import algorithm as totp
 from . import flows, pending_key
 from .forms import CodeForm
@@ -46,7 +47,7 @@ SETUP_FAILURES = PREFIX + "setup_failures"
 
 
 @mfa_view
-class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
+class VerifyView(UnavailableAuthenticatorMixin, TrustOfferMixin, PendingView, FormView):
     """ "Verify your identity": the 6-digit code after the password step."""
 
     template_name = "wagtail_company_mfa/verify.html"
@@ -68,7 +69,7 @@ class VerifyView(UnavailableAuthenticatorMixin, PendingView, FormView):
     def form_valid(self, form):
         attempt = flows.verify_authenticator(self.request, form.cleaned_data["code"])
         if attempt.ok:
-            return redirect(safe_next_url(self.request))
+            return self.trust_if_asked(form, redirect(safe_next_url(self.request)), attempt.device)
         # The same words for a wrong and a replayed code.
         return self.attempt_failed(form, attempt, wrong_code_message())
 

@@ -85,6 +85,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         "deadline",
         "enrolled_at",
         "last_used_at",
+        "trusted_browsers",
         "joined_at",
     ]
 
@@ -123,6 +124,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
             DeadlineColumn("deadline", label=gettext("Deadline")),
             DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
             LastUsedColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
+            Column("trusted_browsers", label=gettext("Trusted browsers")),
             DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
             MemberActionsColumn("actions", label=gettext("Actions"), accessor=self.row_actions),
         ]

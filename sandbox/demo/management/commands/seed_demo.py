@@ -63,6 +63,8 @@ class DemoCompany:
     require_mfa: bool
     #: The enforcement date, in days from today in the company's time zone (``None``: no date).
     days_from_today: int | None
+    #: How long a member may trust a browser, in hours (``Company.trust_browser_for``; 0: never).
+    trust_browser_for: int = 0
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class DemoUser:
 
 
 COMPANIES = (
-    DemoCompany("acme-builders", "Acme Builders", "America/Chicago", True, -7),
+    # Trusted browsers for 7 days, so that erin can try "Trust this browser".
+    DemoCompany("acme-builders", "Acme Builders", "America/Chicago", True, -7, trust_browser_for=24 * 7),
     DemoCompany("bluebird-contracting", "Bluebird Contracting", "Europe/London", True, 30),
     DemoCompany("cedar-homes", "Cedar Homes", "Australia/Sydney", False, None),
 )
@@ -184,6 +187,7 @@ class Command(BaseCommand):
             "require_mfa": spec.require_mfa,
             "enforcement_date": enforcement_date,
             "new_member_grace_days": 0,
+            "trust_browser_for": spec.trust_browser_for,
         }
         company = Company.objects.filter(slug=spec.slug).first()
         if company is None:
