@@ -52,6 +52,7 @@ def form_data(company, **changes) -> dict:
         "time_zone": company.time_zone,
         "new_member_grace_days": str(company.new_member_grace_days),
         "allowed_methods": company.allowed_methods,
+        "trust_browser_for": str(company.trust_browser_for),
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value != ""}
@@ -344,6 +345,7 @@ def test_a_new_company_with_a_date_saves_at_once(client, root):
             "time_zone": "UTC",
             "new_member_grace_days": "0",
             "allowed_methods": "any",
+            "trust_browser_for": "0",
         },
     )
     assert response.status_code == 302
