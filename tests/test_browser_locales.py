@@ -44,13 +44,13 @@ OVERFLOW_SCRIPT = """
             });
         }
     }
-    // What sticks out on the right, innermost first, to say why a page scrolls sideways.
+    // What sticks out on the right, or holds content wider than itself, to say why a page scrolls sideways.
     const width = document.documentElement.clientWidth;
-    const wide = [...document.querySelectorAll("*")]
-        .filter((element) => element.getBoundingClientRect().right > width + 1)
-        .filter((element) => ![...element.children].some((child) => child.getBoundingClientRect().right > width + 1))
-        .slice(0, 5)
-        .map((element) => `${element.outerHTML.slice(0, 160)} (right ${element.getBoundingClientRect().right})`);
+    const wide = [...document.querySelectorAll("body *")]
+        .filter((element) => element.getBoundingClientRect().right > width + 1
+            || (element.clientWidth > 0 && element.scrollWidth > element.clientWidth + 1))
+        .slice(-5)
+        .map((element) => element.outerHTML.slice(0, 120));
     return {overflowing, wide, pageWidth: document.documentElement.scrollWidth};
 }
 """
