@@ -85,6 +85,12 @@ submit_main_form = submit()
 save_admin_form = submit("#w-editor-form button[type=submit]")
 
 
+def move_the_date(page) -> None:
+    """Save the policy with a new date: the editor asks to confirm emailing the members first."""
+    page.fill("#id_enforcement_date", "2031-01-15")
+    save_admin_form(page)
+
+
 def open_trouble_scanning(page) -> None:
     page.click("summary:has-text('Trouble scanning?')")
 
@@ -161,6 +167,8 @@ SCREENS = [
     Screen("company-create-errors", "{companies}/new/", "admin",
            "could not be saved", act=save_admin_form),
     Screen("policy-editor", "{companies}/edit/{w.bluebird.pk}/", "admin", "Require MFA"),
+    Screen("policy-editor-confirm", "{companies}/edit/{w.bluebird.pk}/", "admin", "about the new date",
+           act=move_the_date),
     Screen("company-history", "{companies}/history/{w.acme.pk}/", "admin", "History"),
     Screen("company-delete", "{companies}/delete/{w.cedar.pk}/", "admin", "Delete"),
     Screen("members", "{companies}/{w.acme.pk}/members/", "admin", "erin"),

@@ -113,3 +113,37 @@ def test_security_tab_has_no_save_footer(erin, live_server, browser_page):
     assert not page.locator("footer.footer").is_visible()
     page.click("#tab-label-profile")
     assert page.locator("footer.footer").is_visible()
+
+
+@pytest.fixture
+def boss(company_upcoming):
+    join(make_user("mia", first_name="Mia", last_name="Member"), company_upcoming)
+    return make_user("boss", superuser=True)
+
+
+def test_policy_editor_preview_follows_the_form_and_a_new_slug_follows_the_name(
+    boss, company_upcoming, live_server, browser_page
+):
+    """policy_preview.js asks the server for the sentence as the form is edited; the slug is Wagtail's."""
+    from playwright.sync_api import expect
+
+    page, base = browser_page, live_server.url
+    sign_in(page, base, boss.get_username())
+    page.wait_for_url(f"{base}/admin/")
+
+    page.goto(f"{base}/admin/company-mfa/companies/edit/{company_upcoming.pk}/")
+    preview = page.locator("#policy-preview")
+    expect(preview).to_have_attribute("aria-live", "polite")
+    page.fill("#id_new_member_grace_days", "14")
+    expect(preview).to_contain_text("People who join after that get 14 days from joining to set up MFA.")
+    page.fill("#id_enforcement_date", "2031-03-03")
+    page.locator("#id_enforcement_date").press("Escape")
+    expect(preview).to_contain_text("From March 3, 2031, 1 member must use MFA; 0 have enrolled.")
+    page.click("label.switch")  # Require MFA off
+    expect(preview).to_contain_text("MFA is not required. 0 of 1 member has enrolled anyway.")
+    shot(page, "policy-editor-live-preview")
+
+    page.goto(f"{base}/admin/company-mfa/companies/new/")
+    page.fill("#id_name", "Delta Works Ltd")
+    page.locator("#id_name").blur()
+    expect(page.locator("#id_slug")).to_have_value("delta-works-ltd")

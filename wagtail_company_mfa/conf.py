@@ -94,8 +94,8 @@ class MFASettings:
     @property
     def DEFAULT_TIME_ZONE(self) -> str:
         """
-        The time zone given to new companies, in which their enforcement date starts at 00:00.
-        Default: the project's ``TIME_ZONE``.
+        The time zone given to new companies, in which their enforcement date starts at 00:00 (UTC when it
+        is not a time zone). Default: the project's ``TIME_ZONE``.
         """
         return self._get("DEFAULT_TIME_ZONE", None) or settings.TIME_ZONE
 
