@@ -369,9 +369,17 @@ def test_a_tampered_or_unknown_cookie_is_refused_without_an_error(member, value)
         assert cookie_cleared(response)
 
 
-def test_a_user_who_must_enroll_is_never_let_through(member):
-    token = trust_this_browser(Client(), member)
-    # The authenticator no longer counts (no deletion, so no receiver revoked anything).
+@pytest.mark.parametrize("granted_with", ["authenticator", "recovery_code"])
+def test_a_user_who_must_enroll_is_never_let_through(member, granted_with):
+    client = Client()
+    password_login(client, member)
+    if granted_with == "authenticator":
+        response = verify_trusting(client, member)
+    else:
+        # Its device (the recovery codes) survives the authenticator: trust must still not let them in.
+        response = client.post(RECOVERY_URL, {"code": member.recovery_codes[0], "trust_browser": "on"})
+    token = response.cookies[COOKIE_NAME].value
+    # The authenticator no longer counts (no deletion, so no receiver revoked anything): they must enroll.
     AuthenticatorDevice.objects.filter(user=member).update(confirmed=False)
     response = sign_in_with_cookie(Client(), member, token)
     assert response["Location"].startswith("/admin/company-mfa/required/")
