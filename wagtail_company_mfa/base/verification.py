@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import crypto, factors, signals
+from ..access_codes import setup_again
 from ..audit import AuditAction, audit, send
 from . import gate, methods, reauth, registry
 
@@ -193,7 +194,11 @@ def complete_verification(request, device) -> None:
     ``django_otp.login`` only writes the device id into the existing session, so the session key and the
     CSRF token are rotated here: the privilege of the session changes (SEC-30).
     """
+    signing_in = not request.user.is_verified()
     django_otp.login(request, device)
+    if signing_in:
+        # An administrator may have required this person to set MFA up again (docs/admin-guide.md).
+        setup_again.note_at_sign_in(request)
     # Whether the user's companies accept the factors they have (the answer this sign-in already asked).
     # The device's own factor counts even when this request added it after asking.
     known = gate.standing(request, request.user)

@@ -31,6 +31,7 @@ from .views.members import MembersView
 from .views.membership import AddMemberView, EditMemberView
 from .views.reports import EnrollmentReportView
 from .views.reset import ResetMFAView
+from .views.toolkit import IssueAccessCodeView, RequireReenrollmentView
 
 
 @compat.use_permission_policy(company_permission_policy)
@@ -140,6 +141,14 @@ class CompanyViewSet(ModelViewSet):
     def reset_view(self):
         return self._construct(ResetMFAView, header_icon="lock-open")
 
+    @cached_property
+    def access_code_view(self):
+        return self._construct(IssueAccessCodeView, header_icon="key")
+
+    @cached_property
+    def reenroll_view(self):
+        return self._construct(RequireReenrollmentView, header_icon="rotate")
+
     def get_urlpatterns(self):
         urlpatterns = [
             pattern
@@ -155,4 +164,6 @@ class CompanyViewSet(ModelViewSet):
             path("<int:pk>/report/", self.report_view, name="report"),
             path("<int:pk>/report/results/", self.report_results_view, name="report_results"),
             path("reset/<int:user_pk>/", self.reset_view, name="reset"),
+            path("access-code/<int:user_pk>/", self.access_code_view, name="access_code"),
+            path("reenroll/<int:user_pk>/", self.reenroll_view, name="reenroll"),
         ]

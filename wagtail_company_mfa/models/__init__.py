@@ -28,8 +28,11 @@ from .devices import (
 )
 from .notices import MemberNotice
 from .sessions import UserSession
+from .toolkit import AccessCode, AccessCodeThrottle, ReenrollmentRequest
 
 __all__ = [
+    "AccessCode",
+    "AccessCodeThrottle",
     "MAX_ENFORCEMENT_DATE",
     "MAX_GRACE_DAYS",
     "MIN_ENFORCEMENT_DATE",
@@ -43,6 +46,7 @@ __all__ = [
     "PasskeyThrottle",
     "RecoveryCode",
     "RecoveryCodeDevice",
+    "ReenrollmentRequest",
     "UserSession",
     "clamp_enforcement_date",
     "company_zone",
