@@ -17,7 +17,7 @@ import time_machine
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
-from factories import Authenticator, password_login, sign_in, verify_with_code
+from factories import PASSWORD, Authenticator, password_login, sign_in, verify_with_code
 from wagtail.models import ModelLogEntry
 
 from wagtail_company_mfa.access_codes import actions, codes, flows, setup_again
@@ -114,20 +114,27 @@ def test_issue_page_shows_the_code_once(client, tenants, django_capture_on_commi
     row = AccessCode.objects.get(user=tenants.member_a)
     code = codes.normalize(shown)
     # SEC-17: only a keyed HMAC is stored, and the stored value is not itself a code.
-    assert code not in row.lookup and shown not in row.lookup
+    assert code not in row.lookup
+    assert shown not in row.lookup
     assert row.lookup == codes.lookup(code)
-    assert row.issued_by == tenants.admin_a and row.company == tenants.a and row.used_at is None
-    assert abs(row.expires_at - (timezone.now() + datetime.timedelta(hours=8))) < datetime.timedelta(minutes=1)
+    assert row.issued_by == tenants.admin_a
+    assert row.company == tenants.a
+    assert row.used_at is None
+    expected = timezone.now() + datetime.timedelta(hours=8)
+    assert abs(row.expires_at - expected) < datetime.timedelta(minutes=1)
     # Never shown again.
     assert "data-mfa-access-code" not in client.get(issue_url(tenants.member_a, tenants.a)).content.decode()
     # SEC-27, SEC-44: the person is told, never given the code; SEC-45: audited without it.
     (email,) = mail.outbox
     assert email.to == [tenants.member_a.email]
     assert "one-time access code" in email.subject
-    assert code not in email.body and shown not in email.body
+    assert code not in email.body
+    assert shown not in email.body
     entry = ModelLogEntry.objects.get(action=actions.ACTION_ACCESS_CODE_ISSUED)
-    assert entry.object_id == str(tenants.member_a.pk) and entry.user_id == tenants.admin_a.pk
-    assert code not in str(entry.data) and shown not in str(entry.data)
+    assert entry.object_id == str(tenants.member_a.pk)
+    assert entry.user_id == tenants.admin_a.pk
+    assert code not in str(entry.data)
+    assert shown not in str(entry.data)
     assert entry.data["valid_hours"] == 8
 
 
@@ -213,7 +220,8 @@ def test_access_code_sign_in_end_to_end(client, tenants, django_capture_on_commi
     key_before = client.session.session_key
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(ACCESS_CODE_URL, {"code": codes.display(code).lower(), "next": "/admin/pages/"})
+        typed = codes.display(code).lower()
+        response = client.post(ACCESS_CODE_URL, {"code": typed, "next": "/admin/pages/"})
     assert response.status_code == 302
     assert response.url == f"{SETUP_AGAIN_URL}?next=%2Fadmin%2Fpages%2F"
     assert client.session.session_key != key_before  # SEC-30
@@ -224,7 +232,8 @@ def test_access_code_sign_in_end_to_end(client, tenants, django_capture_on_commi
     assert AccessCode.objects.get(user=member).used_at is not None
     (email,) = mail.outbox
     assert "access code" in email.subject
-    assert ModelLogEntry.objects.filter(action=actions.ACTION_ACCESS_CODE_USED, object_id=str(member.pk)).exists()
+    used = ModelLogEntry.objects.filter(action=actions.ACTION_ACCESS_CODE_USED, object_id=str(member.pk))
+    assert used.exists()
 
     # Nothing else before a new factor: the admin, the account page, even for a company not requiring MFA.
     for url in ("/admin/", "/admin/account/", "/admin/pages/"):
@@ -348,8 +357,7 @@ def test_the_access_code_page_needs_csrf(tenants):
     token = page.cookies["csrftoken"].value
     browser.post(
         "/admin/login/",
-        {"username": tenants.member_a.get_username(), "password": "correct horse battery staple",
-         "csrfmiddlewaretoken": token},
+        {"username": tenants.member_a.get_username(), "password": PASSWORD, "csrfmiddlewaretoken": token},
     )
     response = browser.post(ACCESS_CODE_URL, {"code": code})
     assert response.status_code == 403
@@ -381,9 +389,11 @@ def test_require_reenrollment_end_to_end(client, tenants, django_capture_on_comm
     assert response.status_code == 302
     assert ReenrollmentRequest.objects.filter(user=member, requested_by=tenants.admin_a).exists()
     (email,) = mail.outbox
-    assert email.to == [member.email] and "again" in email.subject
+    assert email.to == [member.email]
+    assert "again" in email.subject
     entry = ModelLogEntry.objects.get(action=actions.ACTION_REENROLLMENT_REQUIRED)
-    assert entry.object_id == str(member.pk) and entry.data["company_id"] == tenants.a.pk
+    assert entry.object_id == str(member.pk)
+    assert entry.data["company_id"] == tenants.a.pk
 
     # The sign-in they have now keeps working (documented: sessions stay until the next sign-in).
     assert signed_in_now.get("/admin/").status_code == 200
@@ -466,9 +476,10 @@ def test_the_last_administrator_cannot_lock_themself_out(client, tenants):
     assert response.status_code == 302
     assert "superuser" in " ".join(str(m) for m in response.wsgi_request._messages)
     tenants.admin_a_membership.refresh_from_db()
-    assert tenants.admin_a_membership.role == "admin" and tenants.admin_a_membership.is_active
+    assert tenants.admin_a_membership.role == "admin"
+    assert tenants.admin_a_membership.is_active
     # Nor turn MFA off while their company requires it (company b requires it already).
     browser = sign_in(Client(), tenants.admin_b)
-    response = browser.post("/admin/company-mfa/security/turn-off/", {"password": "correct horse battery staple"})
+    response = browser.post("/admin/company-mfa/security/turn-off/", {"password": PASSWORD})
     assert response.status_code == 403  # said straight away, whatever the password
     assert AuthenticatorDevice.objects.filter(user=tenants.admin_b).exists()

@@ -126,7 +126,7 @@ def use_access_code(request, token) -> verification.Attempt:
                 )
             else:
                 won = False
-            if not won:
+            if not won or spent is None:
                 throttle.throttle_increment()
                 throttle.refresh_from_db()
                 return verification.Attempt(ok=False, locked_until=verification.locked_until_for(throttle))

@@ -37,7 +37,7 @@ VALIDITY_CHOICES = [
     (72, _("3 days")),
     (168, _("7 days")),
 ]
-assert tuple(hours for hours, _label in VALIDITY_CHOICES) == VALIDITY_HOURS  # noqa: S101
+assert tuple(hours for hours, _label in VALIDITY_CHOICES) == VALIDITY_HOURS
 
 
 class IssueAccessCodeForm(ResetForm):

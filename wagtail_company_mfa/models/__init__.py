@@ -31,11 +31,11 @@ from .sessions import UserSession
 from .toolkit import AccessCode, AccessCodeThrottle, ReenrollmentRequest
 
 __all__ = [
-    "AccessCode",
-    "AccessCodeThrottle",
     "MAX_ENFORCEMENT_DATE",
     "MAX_GRACE_DAYS",
     "MIN_ENFORCEMENT_DATE",
+    "AccessCode",
+    "AccessCodeThrottle",
     "AllowedMethods",
     "AtomicThrottlingMixin",
     "AuthenticatorDevice",
