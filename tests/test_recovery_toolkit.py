@@ -483,3 +483,145 @@ def test_the_last_administrator_cannot_lock_themself_out(client, tenants):
     response = browser.post("/admin/company-mfa/security/turn-off/", {"password": PASSWORD})
     assert response.status_code == 403  # said straight away, whatever the password
     assert AuthenticatorDevice.objects.filter(user=tenants.admin_b).exists()
+
+
+# Bulk actions ----------------------------------------------------------------------------------------------
+
+
+def bulk_url(company) -> str:
+    return f"{BASE}/{company.pk}/report/bulk/"
+
+
+def test_bulk_select_page(client, tenants):
+    sign_in(client, tenants.admin_a)
+    report = client.get(f"{BASE}/{tenants.a.pk}/report/")
+    assert f'href="{bulk_url(tenants.a)}"' in report.text
+    page = client.get(bulk_url(tenants.a))
+    assert page.status_code == 200
+    assert 'aria-label="Select all members"' in page.text
+    assert 'aria-label="Select Bob Brown"' in page.text
+    assert f'name="user" value="{tenants.member_a.pk}"' in page.text
+    # Only the company's own members are offered.
+    assert f'name="user" value="{tenants.member_b.pk}"' not in page.text
+
+
+def test_bulk_reset_with_mixed_permissions(client, tenants, django_capture_on_commit_callbacks):
+    # SEC-40: ResetChecker per member; IDOR: an id from another company is skipped, never acted on.
+    from factories import join
+
+    join(tenants.superuser, tenants.a)
+    sign_in(client, tenants.admin_a)
+    selected = [tenants.member_a.pk, tenants.superuser.pk, tenants.member_b.pk]
+    data = {"action": "reset", "user": selected, "step": "confirm"}
+    page = client.post(bulk_url(tenants.a), data)
+    assert page.status_code == 200
+    body = text(page)
+    assert "This applies to 1 member" in body
+    assert "Rory Root: Only a superuser can reset a superuser" in body
+    assert "1 selected person is not an active member of this company" in body
+    assert "Alice Ames" not in body  # the forged id is not named
+    assert "I have verified these people's requests" in body
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_a).exists()  # nothing done yet
+
+    # The hidden ids are not trusted: a forged list is checked again at the last step.
+    unconfirmed = client.post(bulk_url(tenants.a), {**data, "step": "apply"})
+    assert "Tick the box" in text(unconfirmed)
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_a).exists()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = client.post(bulk_url(tenants.a), {**data, "step": "apply", "confirm": "on"})
+    body = text(summary)
+    assert "Done for 1 member" in body
+    assert "Bob Brown" in body
+    assert "Rory Root: Only a superuser" in body
+    assert not AuthenticatorDevice.objects.filter(user=tenants.member_a).exists()
+    assert AuthenticatorDevice.objects.filter(user=tenants.superuser).exists()
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_b).exists()
+    assert [email.to for email in mail.outbox] == [[tenants.member_a.email]]
+    entry = ModelLogEntry.objects.get(action="wagtail_company_mfa.reset", object_id=str(tenants.member_a.pk))
+    assert entry.data["via"] == "bulk"
+
+
+def test_bulk_reenrollment(client, tenants):
+    sign_in(client, tenants.admin_a)
+    data = {"action": "reenroll", "user": [tenants.member_a.pk, tenants.admin_a.pk], "step": "apply"}
+    summary = client.post(bulk_url(tenants.a), {**data, "confirm": "on"})
+    body = text(summary)
+    assert "Done for 1 member" in body
+    assert "Bert Blue: You cannot reset your own two-factor authentication" in body
+    assert list(ReenrollmentRequest.objects.values_list("user_id", flat=True)) == [tenants.member_a.pk]
+
+
+def test_bulk_reminders_once_a_day(client, tenants, django_capture_on_commit_callbacks):
+    from factories import join, make_user
+
+    late = [make_user(f"late{index}", first_name="Late", last_name=str(index)) for index in range(2)]
+    for person in late:
+        join(person, tenants.a)
+    sign_in(client, tenants.admin_a)
+    data = {"action": "remind", "user": [*(p.pk for p in late), tenants.member_a.pk], "step": "apply"}
+    mail.outbox.clear()
+    summary = client.post(bulk_url(tenants.a), data)
+    body = text(summary)
+    assert "Done for 2 members" in body
+    assert "Bob Brown: has set up two-factor authentication already" in body
+    assert sorted(email.to[0] for email in mail.outbox) == sorted(p.email for p in late)
+    # The same day again: nobody gets the same reminder twice.
+    mail.outbox.clear()
+    again = text(client.post(bulk_url(tenants.a), data))
+    assert "Done for 0 members" in again
+    assert "Late 0: was sent this reminder already" in again
+    assert mail.outbox == []
+
+
+def test_bulk_rejects_bad_input_without_an_error(client, tenants):
+    sign_in(client, tenants.admin_a)
+    for data in (
+        {"action": "reset", "user": ["1; DROP TABLE"], "step": "confirm"},
+        {"action": "explode", "user": [tenants.member_a.pk], "step": "confirm"},
+        {"action": "reset", "step": "confirm"},
+    ):
+        response = client.post(bulk_url(tenants.a), data)
+        assert response.status_code in (200, 400)
+        assert "Select at least one member and an action" in text(response)
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_a).exists()
+
+
+def test_bulk_of_another_company_is_not_found(client, tenants):
+    sign_in(client, tenants.admin_a)
+    response = client.post(
+        bulk_url(tenants.b), {"action": "reset", "user": [tenants.member_b.pk], "step": "apply", "confirm": "on"}
+    )
+    assert response.status_code == 404
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_b).exists()
+
+
+def test_bulk_needs_csrf(tenants):
+    client = sign_in(Client(), tenants.admin_a)
+    browser = Client(enforce_csrf_checks=True)
+    browser.cookies = client.cookies
+    data = {"action": "reset", "user": [tenants.member_a.pk], "step": "apply", "confirm": "on"}
+    assert browser.post(bulk_url(tenants.a), data).status_code == 403
+    assert AuthenticatorDevice.objects.filter(user=tenants.member_a).exists()
+
+
+def test_bulk_permission_check_costs_the_same_for_3_and_30(client, tenants):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from factories import enroll_user, join, make_user
+
+    people = []
+    for index in range(30):
+        person = make_user(f"crowd{index}")
+        join(person, tenants.a)
+        enroll_user(person)
+        people.append(person)
+    sign_in(client, tenants.admin_a)
+    counts = []
+    for selected in (people[:3], people):
+        data = {"action": "reset", "user": [p.pk for p in selected], "step": "confirm"}
+        with CaptureQueriesContext(connection) as queries:
+            page = client.post(bulk_url(tenants.a), data)
+        assert f"This applies to {len(selected)} members" in text(page)
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

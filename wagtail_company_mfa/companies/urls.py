@@ -19,6 +19,7 @@ from ..models import Company, CompanyMembership
 from . import permissions
 from .forms import company_edit_handler
 from .permissions import company_permission_policy
+from .views.bulk import BulkActionsView
 from .views.companies import (
     CompanyCreateView,
     CompanyDeleteView,
@@ -142,6 +143,10 @@ class CompanyViewSet(ModelViewSet):
         return self._construct(ResetMFAView, header_icon="lock-open")
 
     @cached_property
+    def bulk_view(self):
+        return self._construct(BulkActionsView)
+
+    @cached_property
     def access_code_view(self):
         return self._construct(IssueAccessCodeView, header_icon="key")
 
@@ -163,6 +168,7 @@ class CompanyViewSet(ModelViewSet):
             path("<int:pk>/members/<int:membership_pk>/", self.edit_member_view, name="edit_member"),
             path("<int:pk>/report/", self.report_view, name="report"),
             path("<int:pk>/report/results/", self.report_results_view, name="report_results"),
+            path("<int:pk>/report/bulk/", self.bulk_view, name="bulk"),
             path("reset/<int:user_pk>/", self.reset_view, name="reset"),
             path("access-code/<int:user_pk>/", self.access_code_view, name="access_code"),
             path("reenroll/<int:user_pk>/", self.reenroll_view, name="reenroll"),

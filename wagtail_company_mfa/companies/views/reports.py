@@ -242,6 +242,14 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
                     icon_name="group",
                 )
             )
+        if self.reset_url_name:
+            buttons.append(
+                HeaderButton(
+                    gettext("Bulk actions"),
+                    url=reverse("wagtail_company_mfa_companies:bulk", args=[self.company.pk]),
+                    icon_name="tasks",
+                )
+            )
         return buttons
 
     def get_filename(self):
