@@ -590,7 +590,8 @@ def test_bulk_rejects_bad_input_without_an_error(client, tenants):
 def test_bulk_of_another_company_is_not_found(client, tenants):
     sign_in(client, tenants.admin_a)
     response = client.post(
-        bulk_url(tenants.b), {"action": "reset", "user": [tenants.member_b.pk], "step": "apply", "confirm": "on"}
+        bulk_url(tenants.b),
+        {"action": "reset", "user": [tenants.member_b.pk], "step": "apply", "confirm": "on"},
     )
     assert response.status_code == 404
     assert AuthenticatorDevice.objects.filter(user=tenants.member_b).exists()

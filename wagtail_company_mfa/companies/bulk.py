@@ -22,9 +22,9 @@ from django.utils.translation import gettext_lazy
 
 from .. import factors
 from ..access_codes import flows as toolkit_flows
+from ..base import methods
 from ..base.users import display_name
 from ..models import CompanyMembership, MemberNotice
-from ..base import methods
 from ..notices import compose
 from . import policy
 from .reset import reset_mfa
@@ -149,9 +149,7 @@ def carry_out(actor, company, planned: Plan, *, request=None, now=None) -> Summa
         MemberNotice.objects.bulk_create(new, ignore_conflicts=True)
         fresh = {row.user_id for row in new}
         people = {membership.user_id: membership.user for membership in planned.members}
-        claimed = compose.Claimed(
-            notices=new, factor_keys=methods.user_factor_keys(set(fresh)), joined={}
-        )
+        claimed = compose.Claimed(notices=new, factor_keys=methods.user_factor_keys(set(fresh)), joined={})
         for row in new:
             row.user, row.company = people[row.user_id], company
             try:

@@ -35,7 +35,9 @@ class BulkConfirmForm(forms.Form):
             "Confirm who each of them is the way your organisation requires before you change their "
             "two-factor authentication."
         ),
-        error_messages={"required": gettext_lazy("Tick the box to confirm you have verified their requests.")},
+        error_messages={
+            "required": gettext_lazy("Tick the box to confirm you have verified their requests."),
+        },
     )
 
 
