@@ -48,18 +48,37 @@ def clear(session) -> None:
     session.pop(SETUP_AGAIN, None)
 
 
-def note_at_sign_in(request) -> None:
+#: Where a device read by ``base.verification.attempt`` carries when re-enrollment was required, if it was.
+REENROLL_SINCE = "mfa_reenrollment_since"
+
+
+def reenrollment_since():
+    """When the device's user was asked to set MFA up again, as a subquery beside the device's row."""
+    from django.db.models import OuterRef, Subquery
+
+    from ..models import ReenrollmentRequest
+
+    return Subquery(
+        ReenrollmentRequest.objects.filter(user_id=OuterRef("user_id")).values("requested_at")[:1]
+    )
+
+
+def note_at_sign_in(request, device=None) -> None:
     """
     At a sign-in's second factor: if an administrator required this person to set MFA up again, this
     session must do it before anything else. Only at a sign-in, so sessions already signed in when the
-    administrator asked keep working until their next sign-in.
+    administrator asked keep working until their next sign-in. A device read with :func:`reenrollment_since`
+    already knows; another (a passkey's) costs one query.
     """
     from ..models import ReenrollmentRequest
 
-    requested = (
-        ReenrollmentRequest.objects.filter(user_id=request.user.pk)
-        .values_list("requested_at", flat=True)
-        .first()
-    )
+    if device is not None and hasattr(device, REENROLL_SINCE):
+        requested = getattr(device, REENROLL_SINCE)
+    else:
+        requested = (
+            ReenrollmentRequest.objects.filter(user_id=request.user.pk)
+            .values_list("requested_at", flat=True)
+            .first()
+        )
     if requested is not None and not due(request.session):
         start(request.session, REENROLL, requested)
