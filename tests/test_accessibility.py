@@ -41,12 +41,15 @@ from factories import (
 )
 from soft_authenticator import SoftAuthenticator
 
+from wagtail_company_mfa.access_codes import flows as access_code_flows
 from wagtail_company_mfa.models import AllowedMethods, CompanyMembership
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 RESULTS = Path(__file__).resolve().parents[1] / "test-results" / "accessibility"
 SCREENSHOTS = os.environ.get("MFA_A11Y_SCREENSHOT_DIR")
+#: Only these screens (comma-separated names), for a quicker run while working on a few pages.
+ONLY = frozenset(filter(None, os.environ.get("MFA_A11Y_SCREENS", "").split(",")))
 
 #: The impacts that fail the gate.
 FAILING = {"serious", "critical"}
@@ -89,6 +92,23 @@ def move_the_date(page) -> None:
     """Save the policy with a new date: the editor asks to confirm emailing the members first."""
     page.fill("#id_enforcement_date", "2031-01-15")
     save_admin_form(page)
+
+
+def issue_access_code(page) -> None:
+    page.check("input[name=confirm]")
+    submit_main_form(page)
+
+
+def bulk_confirm(page) -> None:
+    page.check("input[name=user] >> nth=0")
+    submit_main_form(page)
+
+
+def bulk_summary(page) -> None:
+    page.check("input[name=action][value=remind]")
+    page.check("input[aria-label='Select alice']")
+    submit_main_form(page)
+    submit_main_form(page)
 
 
 def open_trouble_scanning(page) -> None:
@@ -190,6 +210,19 @@ SCREENS = [
            "nothing to reset"),
     Screen("reset-refused", "{companies}/reset/{w.admin.pk}/", "admin", "your own two-factor"),
     Screen("users", "/admin/users/", "admin", "MFA"),
+    # The recovery toolkit: access codes, re-enrollment, bulk actions.
+    Screen("access-code-verify", "{mfa}/verify/access-code/", "erin_pending", "Use an access code"),
+    Screen("setup-again", "{mfa}/setup-again/", "jack_access_code", "Set up two-factor authentication again"),
+    Screen("issue-access-code", "{companies}/access-code/{w.erin.pk}/?company={w.acme.pk}", "admin",
+           "Valid for"),
+    Screen("access-code-shown", "{companies}/access-code/{w.erin.pk}/?company={w.acme.pk}", "admin",
+           "The access code", act=issue_access_code),
+    Screen("reenroll", "{companies}/reenroll/{w.erin.pk}/?company={w.acme.pk}", "admin",
+           "Requiring re-enrollment"),
+    Screen("bulk-select", "{companies}/{w.acme.pk}/report/bulk/", "admin", "Send a reminder"),
+    Screen("bulk-confirm", "{companies}/{w.acme.pk}/report/bulk/", "admin", "This applies to",
+           act=bulk_confirm),
+    Screen("bulk-summary", "{companies}/{w.acme.pk}/report/bulk/", "admin", "Done for", act=bulk_summary),
 ]  # fmt: skip
 
 
@@ -227,6 +260,11 @@ class World:
         self._signed_in(self._added_passkey)
         self.pia_passkey = WebAuthnCredential.objects.get(user=self.pia)
 
+        # jack signed in with an access code from his administrator, and must set MFA up again.
+        self.jack = make_user("jack")
+        join(self.jack, self.acme)
+        self.jack.phone, self.jack.recovery_codes = enroll_user(self.jack)
+
         self.sessions = {
             "erin_pending": self._signed_in(lambda c: password_login(c, self.erin)),
             "erin": self._signed_in(lambda c: sign_in(c, self.erin)),
@@ -239,6 +277,7 @@ class World:
             "frank": self._signed_in(lambda c: sign_in(c, self.frank)),
             "pia_pending": self._signed_in(lambda c: password_login(c, self.pia)),
             "pia": self._signed_in(self._signed_in_with_passkey),
+            "jack_access_code": self._signed_in(self._used_access_code),
         }
         # Made after the others signed in: the superuser answers to every company, and this one accepts only
         # passkeys (a rule that reaches a session when it next signs in).
@@ -280,6 +319,12 @@ class World:
     def _regenerated_codes(self, client) -> None:
         sign_in(client, self.ivy)
         response = client.post(f"{MFA}/security/new-recovery-code/")
+        assert response.status_code == 302, response.content[:500]
+
+    def _used_access_code(self, client) -> None:
+        code, _row = access_code_flows.issue_access_code(self.jack, actor=self.admin, hours=24)
+        password_login(client, self.jack)
+        response = client.post(f"{MFA}/verify/access-code/", {"code": code})
         assert response.status_code == 302, response.content[:500]
 
     def _used_recovery_code(self, client) -> None:
@@ -329,6 +374,8 @@ def test_every_page_passes_axe(world, live_server, monkeypatch, scheme, width):
         page = context.new_page()
         page.set_default_timeout(15_000)
         for screen in SCREENS:
+            if ONLY and screen.name not in ONLY:
+                continue
             page.goto("about:blank")  # a fragment-only change of URL would not load the page again
             context.clear_cookies()
             context.add_cookies(
@@ -360,5 +407,5 @@ def test_every_page_passes_axe(world, live_server, monkeypatch, scheme, width):
         browser.close()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{mode}.json").write_text(json.dumps(findings, indent=2))
-    assert len(findings) == len(SCREENS)
+    assert len(findings) == len([screen for screen in SCREENS if not ONLY or screen.name in ONLY])
     assert not failures, f"{len(failures)} serious or critical violations ({mode}):\n" + "\n".join(failures)

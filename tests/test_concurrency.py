@@ -129,3 +129,20 @@ def test_one_passkey_answer_verifies_once(db, round_):
     # (400), already gone by the time they read it (403), or held back by the failures counted just before
     # (429). Never a server error.
     assert all(status in (200, 400, 403, 429) for status in results), results
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_access_code_is_spent_once(racing_user, round_):
+    # SEC-18: a conditional UPDATE ... WHERE used_at IS NULL AND expires_at > now decides; never a 500.
+    from wagtail_company_mfa.access_codes import flows as access_code_flows
+    from wagtail_company_mfa.models import AccessCode, AuthenticatorDevice
+
+    admin = make_user(f"issuer{round_}", superuser=True)
+    code, _row = access_code_flows.issue_access_code(racing_user, actor=admin, hours=1)
+    browsers = logged_in_browsers(racing_user)
+    results = race(browsers, "/admin/company-mfa/verify/access-code/", {"code": code})
+    assert 500 not in results
+    assert results.count(302) == 1
+    assert sorted(results) == [200] * (BROWSERS - 1) + [302]
+    assert AccessCode.objects.filter(user=racing_user, used_at__isnull=False).count() == 1
+    assert not AuthenticatorDevice.objects.filter(user=racing_user).exists()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import factors
+from .access_codes import views as access_codes
 from .account import views as account
 from .base import email_confirmation_views as enroll_email
 from .base import views as base
@@ -14,6 +15,8 @@ app_name = "wagtail_company_mfa"
 urlpatterns = [
     path("verify/", totp.VerifyView.as_view(), name="verify"),
     path("verify/recovery-code/", recovery_codes.RecoveryView.as_view(), name="recovery"),
+    path("verify/access-code/", access_codes.AccessCodeView.as_view(), name="access_code"),
+    path("setup-again/", access_codes.SetupAgainView.as_view(), name="setup_again"),
     path("required/", base.RequiredView.as_view(), name="required"),
     path("reauthenticate/", base.ReauthView.as_view(), name="reauth"),
     path("enroll/", totp.EnrollView.as_view(), name="enroll"),

@@ -4,6 +4,7 @@ from django.urls import include, path
 from wagtail import hooks
 
 from . import compat, factors, urls
+from .access_codes import actions as toolkit_actions
 from .account import flows as account_flows
 from .account.dashboard import upcoming_panel_for
 from .account.panel import SecuritySettingsPanel
@@ -30,6 +31,7 @@ def register_log_actions(actions):
         *verification.ACTIONS,
         *account_flows.ACTIONS,
         *trusted_actions.ACTIONS,
+        *toolkit_actions.ACTIONS,
     ]
     for action in audit_actions:
         actions.register_action(action.name, action.label, action.message)

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from .. import factors
+from ..access_codes import setup_again
 from ..companies.policy import Requirement, standing_for, standing_with_permissions
 from ..recovery_codes import unsaved
 from . import admin_access, methods, pending
@@ -49,6 +50,7 @@ VERIFY = "verify"
 ENROLL = "enroll"
 SAVE_CODES = "save_codes"
 ADD_METHOD = "add_method"
+SETUP_AGAIN = "setup_again"
 EXPIRED = "expired"
 
 #: Where each pending action is done.
@@ -57,12 +59,14 @@ MFA_PAGES = {
     ENROLL: "wagtail_company_mfa:required",
     SAVE_CODES: "wagtail_company_mfa:save_codes",
     ADD_METHOD: "wagtail_company_mfa:required",
+    SETUP_AGAIN: "wagtail_company_mfa:setup_again",
 }
 MESSAGES = {
     VERIFY: gettext_lazy("Enter the code from your authenticator app to continue."),
     ENROLL: gettext_lazy("Set up two-factor authentication to continue."),
     SAVE_CODES: gettext_lazy("Confirm that you have saved your recovery code to continue."),
     ADD_METHOD: gettext_lazy("Add a passkey or security key to continue: your company requires one."),
+    SETUP_AGAIN: gettext_lazy("Set up two-factor authentication again to continue."),
     EXPIRED: gettext_lazy("Your sign-in has expired. Please sign in again."),
 }
 
@@ -134,11 +138,16 @@ def pending_action(request, user) -> str | None:
         # companies accept must be added, if the one used does not count for them (noted at verification).
         if unsaved.has_unsaved_codes(request.session):
             return SAVE_CODES
+        if setup_again.due(request.session):
+            return SETUP_AGAIN
         return ADD_METHOD if methods.due(request.session) is not None else None
     known = standing(request, user)
     # SEC-26: a user with an authenticator is always asked for it, whatever the policy says.
     if known.is_enrolled:
         action = VERIFY
+    elif setup_again.due(request.session):
+        # Signed in with an access code: a new factor before anything else (docs/admin-guide.md).
+        action = SETUP_AGAIN
     elif known.requirement.is_required:
         action = ENROLL
     else:

@@ -23,6 +23,8 @@ PENDING_URL_NAMES = frozenset(
         "wagtail_company_mfa:reauth",
         "wagtail_company_mfa:enroll_email",
         "wagtail_company_mfa:enroll_email_confirm",
+        "wagtail_company_mfa:access_code",
+        "wagtail_company_mfa:setup_again",
         *(name for factor in factors.all_factors() for name in factor.pending_url_names),
     }
 )

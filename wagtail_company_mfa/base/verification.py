@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import crypto, factors, signals
+from ..access_codes import setup_again
 from ..audit import AuditAction, audit, send
 from . import gate, methods, reauth, registry
 
@@ -124,7 +125,13 @@ def attempt(request, devices, token) -> Attempt:
     device = None
     try:
         with transaction.atomic():
-            device = devices.select_for_update().filter(user_id=user.pk).first()
+            device = (
+                devices.select_for_update()
+                .filter(user_id=user.pk)
+                # Read with the device, so a sign-in learns it at no extra query (docs/admin-guide.md).
+                .annotate(**{setup_again.REENROLL_SINCE: setup_again.reenrollment_since()})
+                .first()
+            )
             if device is None:
                 return Attempt(ok=False)
             locked_until = locked_until_for(device)
@@ -195,7 +202,11 @@ def complete_verification(request, device, *, fresh: bool = True) -> None:
     trusted browser: no factor was given now, so the "sudo" window of sensitive changes stays closed
     (SEC-25).
     """
+    signing_in = not request.user.is_verified()
     django_otp.login(request, device)
+    if signing_in:
+        # An administrator may have required this person to set MFA up again (docs/admin-guide.md).
+        setup_again.note_at_sign_in(request, device)
     # Whether the user's companies accept the factors they have (the answer this sign-in already asked).
     # The device's own factor counts even when this request added it after asking.
     known = gate.standing(request, request.user)

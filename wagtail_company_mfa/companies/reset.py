@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext
 from wagtail.log_actions import log
 
 from .. import factors, signals
@@ -26,6 +27,34 @@ ACTION_MEMBER_RESET = "wagtail_company_mfa.member_reset"
 
 #: Where the reset view's URL is registered (``CompanyViewSet``), for the Users listing.
 RESET_URL_NAME = "wagtail_company_mfa_companies:reset"
+#: The recovery toolkit's views beside it (``companies/views/toolkit.py``).
+ACCESS_CODE_URL_NAME = "wagtail_company_mfa_companies:access_code"
+REENROLL_URL_NAME = "wagtail_company_mfa_companies:reenroll"
+
+
+def toolkit_actions(reset_url_name: str | None, user, company, person: str) -> list[dict]:
+    """
+    The row actions of a member the viewer may reset (``ResetChecker``): "Reset MFA", "Require
+    re-enrollment" and "Issue access code", each with an accessible name that says whose.
+    """
+    names = {"person": person}
+    return [
+        {
+            "url": reset_url(reset_url_name, user, company),
+            "label": gettext("Reset MFA"),
+            "aria_label": gettext("Reset MFA for %(person)s") % names,
+        },
+        {
+            "url": reset_url(REENROLL_URL_NAME, user, company),
+            "label": gettext("Require re-enrollment"),
+            "aria_label": gettext("Require re-enrollment for %(person)s") % names,
+        },
+        {
+            "url": reset_url(ACCESS_CODE_URL_NAME, user, company),
+            "label": gettext("Issue access code"),
+            "aria_label": gettext("Issue an access code for %(person)s") % names,
+        },
+    ]
 
 
 def reset_url(url_name: str | None, user, company=None) -> str:

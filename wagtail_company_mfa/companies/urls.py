@@ -19,6 +19,7 @@ from ..models import Company, CompanyMembership
 from . import permissions
 from .forms import company_edit_handler
 from .permissions import company_permission_policy
+from .views.bulk import BulkActionsView
 from .views.companies import (
     CompanyCreateView,
     CompanyDeleteView,
@@ -32,6 +33,7 @@ from .views.members import MembersView
 from .views.membership import AddMemberView, EditMemberView
 from .views.reports import EnrollmentReportView
 from .views.reset import ResetMFAView
+from .views.toolkit import IssueAccessCodeView, RequireReenrollmentView
 
 
 @compat.use_permission_policy(company_permission_policy)
@@ -147,6 +149,18 @@ class CompanyViewSet(ModelViewSet):
     def reset_view(self):
         return self._construct(ResetMFAView, header_icon="lock-open")
 
+    @cached_property
+    def bulk_view(self):
+        return self._construct(BulkActionsView)
+
+    @cached_property
+    def access_code_view(self):
+        return self._construct(IssueAccessCodeView, header_icon="key")
+
+    @cached_property
+    def reenroll_view(self):
+        return self._construct(RequireReenrollmentView, header_icon="rotate")
+
     def get_urlpatterns(self):
         urlpatterns = [
             pattern
@@ -161,7 +175,10 @@ class CompanyViewSet(ModelViewSet):
             path("<int:pk>/members/<int:membership_pk>/", self.edit_member_view, name="edit_member"),
             path("<int:pk>/report/", self.report_view, name="report"),
             path("<int:pk>/report/results/", self.report_results_view, name="report_results"),
+            path("<int:pk>/report/bulk/", self.bulk_view, name="bulk"),
             path("reset/<int:user_pk>/", self.reset_view, name="reset"),
             path("preview/", self.policy_preview_view, name="policy_preview"),
             path("<int:pk>/preview/", self.policy_preview_view, name="policy_preview"),
+            path("access-code/<int:user_pk>/", self.access_code_view, name="access_code"),
+            path("reenroll/<int:user_pk>/", self.reenroll_view, name="reenroll"),
         ]

@@ -28,12 +28,15 @@ from .devices import (
 )
 from .notices import MemberNotice
 from .sessions import UserSession
+from .toolkit import AccessCode, AccessCodeThrottle, ReenrollmentRequest
 from .trusted import TrustedBrowser, TrustPeriod
 
 __all__ = [
     "MAX_ENFORCEMENT_DATE",
     "MAX_GRACE_DAYS",
     "MIN_ENFORCEMENT_DATE",
+    "AccessCode",
+    "AccessCodeThrottle",
     "AllowedMethods",
     "AtomicThrottlingMixin",
     "AuthenticatorDevice",
@@ -44,6 +47,7 @@ __all__ = [
     "PasskeyThrottle",
     "RecoveryCode",
     "RecoveryCodeDevice",
+    "ReenrollmentRequest",
     "TrustPeriod",
     "TrustedBrowser",
     "UserSession",

@@ -21,7 +21,7 @@ from ... import factors
 from ...base.users import display_name
 from ...models import CompanyMembership
 from .. import enrollment, permissions
-from ..reset import reset_url
+from ..reset import toolkit_actions
 from ..reset_rule import ResetChecker
 from .mixins import CompanyObjectMixin, MemberActionsColumn, role_filter
 
@@ -132,13 +132,10 @@ class MembersView(CompanyObjectMixin, PermissionCheckedMixin, BaseListingView):
                 }
             )
         if membership.is_active and membership.enrolled and self.reset_checker.may_reset(membership.user):
-            actions.append(
-                {
-                    "url": reset_url(self.reset_url_name, membership.user, self.company),
-                    "label": gettext("Reset MFA"),
-                    "aria_label": gettext("Reset MFA for %(person)s")
-                    % {"person": display_name(membership.user)},
-                }
+            actions.extend(
+                toolkit_actions(
+                    self.reset_url_name, membership.user, self.company, display_name(membership.user)
+                )
             )
         return actions
 

@@ -152,12 +152,37 @@ class EditMemberView(CompanyObjectMixin, PermissionCheckedMixin, WagtailAdminTem
         )
 
     def get(self, request, *args, **kwargs):
+        refused = self.refuse_own_membership()
+        if refused is not None:
+            return refused
         self.check_may_change()
         return super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
+        refused = self.refuse_own_membership()
+        if refused is not None:
+            return refused
         self.check_may_change()
         return super().post(request, *args, **kwargs)
+
+    def refuse_own_membership(self):
+        """
+        A company administrator's own membership: never changed by themself, so the last administrator
+        cannot demote or deactivate themself and lock the company out; said in words, with the way out.
+        """
+        user = self.request.user
+        if self.membership.user_id != user.pk or permissions.can_manage_all(user):
+            return None
+        messages.error(
+            self.request,
+            gettext(
+                "You cannot change your own role or deactivate your own membership: ask another "
+                "administrator of %(company)s or a superuser. A locked-out administrator's two-factor "
+                "authentication is reset with “manage.py mfa_reset” on the server."
+            )
+            % {"company": self.company},
+        )
+        return redirect(self.members_url())
 
     def check_may_change(self):
         if not permissions.can_change_membership(self.request.user, self.membership):

@@ -37,7 +37,7 @@ from ..enrollment import (
     user_search_fields,
 )
 from ..permissions import company_permission_policy
-from ..reset import reset_url
+from ..reset import toolkit_actions
 from ..reset_rule import ResetChecker
 from .mixins import MemberActionsColumn
 from .report_table import (
@@ -137,13 +137,7 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         """ "Reset MFA" for an enrolled member the viewer may reset: where an administrator looks first."""
         if row.state != ENROLLED or not self.reset_url_name or not self.reset_checker.may_reset(row.user):
             return []
-        return [
-            {
-                "url": reset_url(self.reset_url_name, row.user, self.company),
-                "label": gettext("Reset MFA"),
-                "aria_label": gettext("Reset MFA for %(person)s") % {"person": row.name},
-            }
-        ]
+        return toolkit_actions(self.reset_url_name, row.user, self.company, row.name)
 
     def get_valid_orderings(self):
         return [key for name in self.ORDERINGS for key in (name, f"-{name}")]
@@ -248,6 +242,14 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
                     gettext("Members"),
                     url=reverse(self.members_url_name, args=[self.company.pk]),
                     icon_name="group",
+                )
+            )
+        if self.reset_url_name:
+            buttons.append(
+                HeaderButton(
+                    gettext("Bulk actions"),
+                    url=reverse("wagtail_company_mfa_companies:bulk", args=[self.company.pk]),
+                    icon_name="tasks",
                 )
             )
         return buttons
