@@ -626,3 +626,13 @@ def test_bulk_permission_check_costs_the_same_for_3_and_30(client, tenants):
         assert f"This applies to {len(selected)} members" in text(page)
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_reset_drops_a_pending_reenrollment_and_unused_code(client, tenants):
+    from wagtail_company_mfa.companies.reset import reset_mfa
+
+    flows.require_reenrollment(tenants.member_a, actor=tenants.admin_a, company=tenants.a)
+    issue(tenants)
+    reset_mfa(tenants.member_a, actor=tenants.admin_a, company=tenants.a)
+    assert not ReenrollmentRequest.objects.filter(user=tenants.member_a).exists()
+    assert not AccessCode.objects.filter(user=tenants.member_a).exists()

@@ -17,7 +17,7 @@ from wagtail.log_actions import log
 from .. import factors, signals
 from ..audit import audit_company, client_details, send, unwrap
 from ..base import registry
-from ..models import MFAEnrollment
+from ..models import AccessCode, MFAEnrollment, ReenrollmentRequest
 from .flows import member_data
 
 ACTION_RESET = "wagtail_company_mfa.reset"
@@ -107,6 +107,9 @@ def reset_mfa(
         # Everything is gone, so the person's next enrollment is a new one: set up as a member of their
         # companies, a company administrator may reset it (SEC-40).
         MFAEnrollment.objects.filter(user_id=target.pk).delete()
+        # Nothing left to replace or to let past: the recovery toolkit's requests go too.
+        ReenrollmentRequest.objects.filter(user_id=target.pk).delete()
+        AccessCode.objects.filter(user_id=target.pk, used_at__isnull=True).delete()
         ended = registry.end_sessions(target)
         result = ResetResult(removed_authenticator, removed_recovery_codes, ended)
         data = {
