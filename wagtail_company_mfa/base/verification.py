@@ -17,6 +17,7 @@ from django.db import DatabaseError, transaction
 from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from .. import crypto, factors, signals
 from ..access_codes import setup_again
@@ -202,7 +203,9 @@ def complete_verification(request, device, *, fresh: bool = True) -> None:
     trusted browser: no factor was given now, so the "sudo" window of sensitive changes stays closed
     (SEC-25).
     """
-    signing_in = not request.user.is_verified()
+    # The session has passed no second factor yet (read from the session: on a trusted browser's way in,
+    # the user is not django-otp's yet and has no ``is_verified``).
+    signing_in = DEVICE_ID_SESSION_KEY not in request.session
     django_otp.login(request, device)
     if signing_in:
         # An administrator may have required this person to set MFA up again (docs/admin-guide.md).
