@@ -1,6 +1,6 @@
 """
-Access codes: 10 random characters of Crockford's base32 (50 bits from ``secrets``), shown once as
-``ABCDE-FGHJK``, stored only as a keyed HMAC-SHA256 (SEC-17), as recovery codes are, under a message of their
+Access codes: 16 random characters of Crockford's base32 (80 bits from ``secrets``, SEC-16), shown once as
+``ABCD-EFGH-JKMN-PQRS``, stored only as a keyed HMAC-SHA256 (SEC-17), as recovery codes are, under a message of their
 own so that an access code and a recovery code never share a stored value.
 """
 
@@ -13,8 +13,9 @@ import secrets
 
 from .. import crypto
 from ..recovery_codes.codes import ALPHABET
+from ..recovery_codes.codes import display as _grouped
 
-LENGTH = 10
+LENGTH = 16
 _CODE_RE = re.compile(rf"[0-9A-HJKMNP-TV-Z]{{{LENGTH}}}", re.ASCII)
 _LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _SEPARATORS = " \t\n\r-"
@@ -27,8 +28,8 @@ def generate() -> str:
 
 
 def display(code: str) -> str:
-    """``ABCDE-FGHJK``: grouped for reading out over the phone."""
-    return f"{code[:5]}-{code[5:]}"
+    """``ABCD-EFGH-JKMN-PQRS``: grouped for reading out over the phone, as recovery codes are."""
+    return _grouped(code)
 
 
 def normalize(value) -> str | None:

@@ -25,7 +25,7 @@ class AccessCodeForm(forms.Form):
         code = codes.normalize(self.cleaned_data["code"])
         if code is None:
             raise forms.ValidationError(
-                _("An access code has 10 letters and digits, like ABCDE-FGHJK."), code="format"
+                _("An access code has 16 letters and digits, like ABCD-EFGH-JKMN-PQRS."), code="format"
             )
         return code
 
