@@ -1,7 +1,7 @@
 """
-Access codes: 16 random characters of Crockford's base32 (80 bits from ``secrets``, SEC-16), shown once as
-``ABCD-EFGH-JKMN-PQRS``, stored only as a keyed HMAC-SHA256 (SEC-17), as recovery codes are, under a message of their
-own so that an access code and a recovery code never share a stored value.
+Access codes: 16 random characters of Crockford's base32 (80 bits from ``secrets``, SEC-16), shown once
+as ``ABCD-EFGH-JKMN-PQRS``, stored only as a keyed HMAC-SHA256 (SEC-17), as recovery codes are, under a
+message of their own so that an access code and a recovery code never share a stored value.
 """
 
 from __future__ import annotations
