@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from factories import PASSWORD
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -58,3 +60,23 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
+
+
+def from_the_database(ask):
+    """
+    ``ask()`` run in a thread of its own, which closes its connection: while Playwright's event loop runs
+    in the test's thread, a query there opens a connection of its own that nothing closes (and PostgreSQL
+    then cannot drop the test database).
+    """
+    answer = {}
+
+    def run():
+        try:
+            answer["value"] = ask()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return answer["value"]
