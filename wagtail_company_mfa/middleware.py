@@ -70,9 +70,7 @@ class CompanyMFAMiddleware:
         response = self.get_response(request)
         self._follow_session_key(request, key_before)
         response = trusted_gate.after_view(request, response, trust)
-        if (
-            request.method == "POST"
-        ):  # only a password sign-in can be shortened; skip it on every other request
+        if request.method == "POST":  # only a password sign-in can be shortened
             response = self._straight_to_second_step(request, response)
         action = getattr(request, self.PENDING_ATTRIBUTE, None)
         if action is None:

@@ -15,6 +15,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -171,10 +172,14 @@ def use(request) -> Outcome | None:
     token = request.COOKIES.get(cookie.COOKIE_NAME)
     if token is None:
         return None
+    # The session's own record first, not ``is_verified()`` (right after ``login()`` the user is the plain
+    # model instance, which django-otp has not annotated), and before the user: a verified or anonymous
+    # session with the cookie costs no query here.
+    session = request.session
+    if DEVICE_ID_SESSION_KEY in session or auth.SESSION_KEY not in session:
+        return None
     user = getattr(request, "user", None)
-    # The session's own record, not ``is_verified()``: right after ``login()`` the user is the plain model
-    # instance, which django-otp has not annotated.
-    if user is None or not user.is_authenticated or DEVICE_ID_SESSION_KEY in request.session:
+    if user is None or not user.is_authenticated:
         return None
     if pending.pending_has_expired(request.session):
         return None
