@@ -372,12 +372,18 @@ def worker(size: int, rounds: int, companies: int, only: frozenset[str], exempt:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.urls import reverse
 
     from wagtail_company_mfa.testing import login_verified
 
-    setup_test_environment()
+    # Not Django's setup_test_environment(): it instruments every template render (a signal per template,
+    # for the test client's response.templates), which a production server does not pay. Only its email
+    # backend is wanted: no email leaves the benchmark.
+    locmem_backend = "django.core.mail.backends.locmem.EmailBackend"
+    if django.VERSION >= (6, 1):
+        settings.MAILERS = {"default": {"BACKEND": locmem_backend}}
+    else:
+        settings.EMAIL_BACKEND = locmem_backend
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     seeded = seed(size, companies)

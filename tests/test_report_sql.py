@@ -214,20 +214,25 @@ def count_queries(client, url) -> int:
 
 @pytest.mark.parametrize(
     ("params", "limit"),
-    # 11: the page also asks once which members the viewer may reset (the rows' "Reset MFA").
-    [("", 11), ("?state=overdue&p=2", 11), ("?export=csv", None), ("?export=xlsx", None)],
+    # The page also asks once which members the viewer may reset (the rows' "Reset MFA").
+    [("", 10), ("?state=overdue&p=2", 10), ("?export=csv", None), ("?export=xlsx", None)],
     ids=["page", "overdue-page-2", "csv", "xlsx"],
 )
 def test_report_query_count_at_10_and_1000_members(superuser_client, report_company, params, limit):
     url = f"/admin/company-mfa/companies/{report_company.pk}/report/{params}"
     add_members(report_company, 10, "ten")
-    ten = count_queries(superuser_client, url)
+    # The first view counts the members and keeps the counts; the next one reads them with the company.
+    ten = count_queries(superuser_client, url), count_queries(superuser_client, url)
     add_members(report_company, 990, "more")
     assert CompanyMembership.objects.filter(company=report_company).count() == 1000
-    thousand = count_queries(superuser_client, url)
+    thousand = count_queries(superuser_client, url), count_queries(superuser_client, url)
     assert ten == thousand, (ten, thousand)
     if limit is not None:
-        assert thousand <= limit, thousand
+        counted, kept = thousand
+        assert kept <= limit, kept
+        # Counting is one query and keeping the counts one UPDATE, in a savepoint here (the test runs in a
+        # transaction; a request in autocommit has none): 12 at most outside a test.
+        assert counted == kept + 4, thousand
 
 
 def test_report_page_builds_rows_only_for_its_page(superuser_client, report_company, monkeypatch):

@@ -171,6 +171,21 @@ class MFASettings:
         return max(1, int(self._get("RECOVERY_CODES_COUNT", 1)))
 
     @property
+    def REPORT_COUNTS_MAX_AGE(self) -> int:
+        """
+        Seconds the counts at the top of the enrollment report may be kept between page views. They are
+        recounted sooner after any change the package sees (a membership, an enrolling factor, the policy)
+        and when a deadline passes; this bounds how long a change made around it (``QuerySet.update``, raw
+        SQL) can go unseen. ``0`` counts on every page view. Default: ``3600`` (an hour).
+        """
+        value = self._get("REPORT_COUNTS_MAX_AGE", 3600)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ImproperlyConfigured(
+                f"{PREFIX}REPORT_COUNTS_MAX_AGE must be a whole number of seconds, 0 or more, not {value!r}."
+            )
+        return value
+
+    @property
     def PENDING_TIMEOUT(self) -> int:
         """
         Seconds a session may stay between the password step and the second factor (SEC-29); after that,

@@ -8,6 +8,7 @@ from . import factors, signals
 from .account import dashboard
 from .base import pending, reauth, registry
 from .base.users import display_name
+from .companies import counts as report_counts
 from .companies.permissions import forget_cached_membership
 from .models import CompanyMembership
 from .notices import delivery, emails, planning
@@ -152,6 +153,7 @@ def connect():
     user_logged_in.connect(remind_upcoming_at_login, dispatch_uid="wagtail_company_mfa.remind_upcoming")
     signals.mfa_reset.connect(email_reset, dispatch_uid="wagtail_company_mfa.email_reset")
     _connect_company_administration()
+    report_counts.connect()
     trusted_receivers.connect()
 
 

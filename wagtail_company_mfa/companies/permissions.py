@@ -117,14 +117,16 @@ def can_manage_company(user, company) -> bool:
     return can_manage_all(user) or company.pk in administered_company_ids(user)
 
 
-def managed_company_or_404(user, pk):
+def managed_company_or_404(user, pk, *, prepare=None):
     """
     The company with primary key ``pk`` for a view about it: 403 for someone who manages no company at all,
-    404 for a company that exists but is not theirs (no hint that it exists).
+    404 for a company that exists but is not theirs (no hint that it exists). ``prepare`` takes the queryset
+    and returns it with what the view reads with the company, in the same query.
     """
     if not manages_any_company(user):
         raise PermissionDenied
-    return get_object_or_404(companies_managed_by(user), pk=pk)
+    companies = companies_managed_by(user)
+    return get_object_or_404(prepare(companies) if prepare else companies, pk=pk)
 
 
 def can_add_company(user) -> bool:

@@ -9,13 +9,13 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from .. import factors
-from ..models import CompanyMembership
+from ..models import CompanyMembership, company_zone
 from .member_state import ASK, DUE, ENROLLED, EXEMPT, OVERDUE, exempt_condition, overdue_condition
 
 
@@ -65,10 +65,21 @@ def summarize(company, *, now: datetime.datetime | None = None, exempt: Any = AS
     member); the overdue and the exempt are counted only among those whose ``joined_at`` (or id) already
     matches, with the enrollment test last, and "not enrolled yet" is what is left.
     """
-    now = now or timezone.now()
+    return count_members(company, now=now or timezone.now(), exempt=exempt)[0]
+
+
+def count_members(
+    company, *, now: datetime.datetime, exempt: Any = ASK
+) -> tuple[EnrollmentSummary, datetime.datetime | None]:
+    """
+    :func:`summarize`, and the first instant at which time alone may change its counts (``None``: never):
+    the enforcement instant while it is ahead, else about when the first deadline of a member who is not
+    enrolled yet passes (no later than it). Still one query.
+    """
     members = CompanyMembership.objects.filter(company_id=company.pk, is_active=True).order_by()
     enrolled = Q(user_id__in=factors.enrolled_user_ids())
     counts: dict[str, Any] = {"members": Count("pk"), ENROLLED: Count("pk", filter=enrolled)}
+    changes_at = None
     if company.policy_is_set:
         if exempt is ASK:
             exempt = exempt_condition(company)
@@ -78,12 +89,52 @@ def summarize(company, *, now: datetime.datetime | None = None, exempt: Any = AS
         if overdue is not None:
             not_exempt = ~exempt if exempt is not None else Q()
             counts[OVERDUE] = Count("pk", filter=overdue & not_exempt & ~enrolled)
+            # The late joiner who joined first among those with a deadline ahead: theirs passes first.
+            counts["first_due_joined_at"] = Min(
+                "joined_at",
+                filter=Q(joined_at__gt=company.enforcement_starts_at) & ~overdue & not_exempt & ~enrolled,
+            )
+        else:
+            changes_at = company.enforcement_starts_at
     result = members.aggregate(**counts)
     exempt, overdue_count = result.get(EXEMPT, 0), result.get(OVERDUE, 0)
     due = result["members"] - result[ENROLLED] - exempt - overdue_count if company.policy_is_set else 0
-    return EnrollmentSummary(
+    summary = EnrollmentSummary(
         members=result["members"], enrolled=result[ENROLLED], overdue=overdue_count, due=due, exempt=exempt
     )
+    first_joined_at = result.get("first_due_joined_at")
+    if first_joined_at is not None:
+        changes_at = first_deadline_from(company, first_joined_at, now)
+    return summary, changes_at
+
+
+def first_deadline_from(company, joined_at: datetime.datetime, now: datetime.datetime) -> datetime.datetime:
+    """
+    No later than the earliest deadline of the late joiners who joined at ``joined_at`` or after (and before
+    ``now``, give or take a grace period).
+
+    A late joiner's deadline keeps the wall-clock time of joining, so it is ``joined_at + grace_days`` moved
+    by the difference between the zone's offset at joining and at the deadline
+    (:func:`~wagtail_company_mfa.companies.policy.grace_deadline`): never earlier than ``joined_at +
+    grace_days`` less the largest difference between two of the zone's offsets in that time, which is what
+    this returns (exactly the deadline in a zone without offset changes then, an hour or so early in one
+    with daylight saving time).
+    """
+    zone = company_zone(company.time_zone, company_id=company.pk)
+    grace = datetime.timedelta(days=company.new_member_grace_days)
+    day = datetime.timedelta(days=1)
+    try:
+        end = max(now, joined_at) + grace + 2 * day
+    except OverflowError:
+        return joined_at
+    # Offsets change at most a few times a year and each lasts for months: one look a day finds them all.
+    offsets = {joined_at.astimezone(zone).utcoffset(), end.astimezone(zone).utcoffset()}
+    moment = joined_at + day
+    while moment < end:
+        offsets.add(moment.astimezone(zone).utcoffset())
+        moment += day
+    known = [offset for offset in offsets if offset is not None]
+    return joined_at + grace - (max(known) - min(known))
 
 
 def summary_sentence(company, summary: EnrollmentSummary, *, now: datetime.datetime | None = None) -> str:

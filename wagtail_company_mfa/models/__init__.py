@@ -17,6 +17,7 @@ from .companies import (
     validate_enforcement_date,
     validate_time_zone,
 )
+from .counts import EnrollmentCounts
 from .devices import (
     AtomicThrottlingMixin,
     AuthenticatorDevice,
@@ -42,6 +43,7 @@ __all__ = [
     "AuthenticatorDevice",
     "Company",
     "CompanyMembership",
+    "EnrollmentCounts",
     "MFAEnrollment",
     "MemberNotice",
     "PasskeyThrottle",

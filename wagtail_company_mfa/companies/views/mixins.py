@@ -8,11 +8,11 @@ import django_filters
 from django import forms
 from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
-from wagtail.admin.ui.tables import Column
 
 from ...models import CompanyMembership
 from .. import permissions
 from ..permissions import company_permission_policy
+from .cells import PythonCellColumn, links_html
 
 if TYPE_CHECKING:
     # Used with Wagtail's generic admin views, which ship no types: its ``super()`` calls stay unchecked.
@@ -60,7 +60,8 @@ def role_filter() -> django_filters.ChoiceFilter:
     )
 
 
-class MemberActionsColumn(Column):
+class MemberActionsColumn(PythonCellColumn):
     """A row's links ("Edit", "Reset MFA"), each with an accessible name that starts with its visible text."""
 
-    cell_template_name = "wagtail_company_mfa/companies/member_actions_cell.html"
+    def cell_content(self, instance):
+        return links_html(self.get_value(instance) or ())

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 import django_filters
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.template.defaultfilters import date as date_filter
+from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from wagtail.admin.filters import WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn
 
 from ... import factors
 from ...models import CompanyMembership
@@ -25,6 +26,7 @@ from ..enrollment import (
     meets_methods_condition,
 )
 from ..export import neutralise_formula
+from .cells import PythonCellColumn, PythonDateColumn, icon_html
 from .mixins import role_filter
 
 if TYPE_CHECKING:
@@ -79,17 +81,51 @@ class FormulaSafeExportMixin(_ExportMixinBase):
         return neutralise_formula(super().preprocess_field_value(field, value, export_format))
 
 
-class StateColumn(Column):
-    cell_template_name = "wagtail_company_mfa/reports/state_cell.html"
+class StateColumn(PythonCellColumn):
+    """The member's state, with an icon: a tick for enrolled, a warning for overdue."""
+
+    ICONS = {
+        ENROLLED: ("success", "default w-text-positive-100"),
+        OVERDUE: ("warning", "default w-text-critical-200"),
+    }
+
+    def cell_content(self, instance):
+        name, classname = self.ICONS.get(instance.state, ("circle-xmark", "default"))
+        return format_html("{} {}", icon_html(name, classname), instance.state_label)
 
 
-class MethodsColumn(Column):
-    cell_template_name = "wagtail_company_mfa/reports/methods_cell.html"
+class MethodsColumn(PythonCellColumn):
+    """The member's factors in words, and a warning where the company accepts none of them."""
+
+    cell_attrs = " data-mfa-methods"
+
+    def cell_content(self, instance):
+        if not instance.methods:
+            return format_html('<span class="w-text-text-meta">{}</span>', gettext("None"))
+        if not instance.methods_unmet:
+            return instance.methods_label
+        return format_html(
+            '{}<br><span class="w-text-critical-200" data-mfa-methods-unmet>{}{}</span>',
+            instance.methods_label,
+            icon_html("warning", "default"),
+            gettext("Not accepted by this company"),
+        )
 
 
-class LastUsedColumn(DateColumn):
-    cell_template_name = "wagtail_company_mfa/reports/last_used_cell.html"
+class LastUsedColumn(PythonDateColumn):
+    """ "Last used": a date like Wagtail's, or "Never"."""
+
+    def cell_content(self, instance):
+        return super().cell_content(instance) if self.get_value(instance) else gettext("Never")
 
 
-class DeadlineColumn(DateColumn):
-    cell_template_name = "wagtail_company_mfa/reports/deadline_cell.html"
+class DeadlineColumn(PythonCellColumn):
+    """The deadline as the company's calendar date, and whether a late joiner's grace period set it."""
+
+    def cell_content(self, instance):
+        if not self.get_value(instance):
+            return gettext("None")
+        deadline = date_filter(instance.deadline_date, "DATE_FORMAT")
+        if not instance.grace_applied:
+            return deadline
+        return format_html("{}<br><small>{}</small>", deadline, gettext("Grace period for a late joiner"))

@@ -9,19 +9,19 @@ from __future__ import annotations
 import tempfile
 
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.db.models import F
 from django.http import FileResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext, gettext_lazy
-from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.mixins import ExcelDateFormatter
 from wagtail.admin.views.reports import ReportView
 from wagtail.admin.widgets import HeaderButton
 
 from ...models import CompanyMembership
-from .. import export, permissions, report_export
+from .. import counts, export, permissions, report_export
 from ..enrollment import (
     DUE,
     ENROLLED,
@@ -31,7 +31,6 @@ from ..enrollment import (
     exempt_condition,
     member_queryset,
     member_rows,
-    summarize,
     summary_sentence,
     user_name_ordering,
     user_search_fields,
@@ -39,6 +38,7 @@ from ..enrollment import (
 from ..permissions import company_permission_policy
 from ..reset import toolkit_actions
 from ..reset_rule import ResetChecker
+from .cells import PythonCellColumn, PythonDateColumn
 from .mixins import MemberActionsColumn
 from .report_table import (
     DeadlineColumn,
@@ -101,7 +101,9 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
-        self.company = permissions.managed_company_or_404(request.user, kwargs["pk"])
+        self.company = permissions.managed_company_or_404(
+            request.user, kwargs["pk"], prepare=counts.with_kept_counts
+        )
         # For the filter set (which gets the request, not the view): "not meeting the company's methods".
         request.mfa_report_company = self.company
         self.now = timezone.now()
@@ -116,16 +118,16 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
     @cached_property
     def columns(self):
         return [
-            Column("name", label=gettext("Member"), sort_key="name", width="20%"),
-            Column("email", label=gettext("Email"), sort_key="email"),
-            Column("role_label", label=gettext("Role"), sort_key="role"),
+            PythonCellColumn("name", label=gettext("Member"), sort_key="name", width="20%"),
+            PythonCellColumn("email", label=gettext("Email"), sort_key="email"),
+            PythonCellColumn("role_label", label=gettext("Role"), sort_key="role"),
             StateColumn("state", label=gettext("MFA")),
             MethodsColumn("methods", label=gettext("Methods")),
             DeadlineColumn("deadline", label=gettext("Deadline")),
-            DateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
+            PythonDateColumn("enrolled_at", label=gettext("Enrolled since"), sort_key="enrolled_at"),
             LastUsedColumn("last_used_at", label=gettext("Last used"), sort_key="last_used_at"),
-            Column("trusted_browsers", label=gettext("Trusted browsers")),
-            DateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
+            PythonCellColumn("trusted_browsers", label=gettext("Trusted browsers")),
+            PythonDateColumn("joined_at", label=gettext("Joined"), sort_key="joined_at"),
             MemberActionsColumn("actions", label=gettext("Actions"), accessor=self.row_actions),
         ]
 
@@ -200,8 +202,23 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         # Only the page's members become report rows (an export is not paginated: it stays a queryset and is
         # read in chunks as tuples, see stream_csv).
         paginator, page, object_list, is_paginated = super().paginate_queryset(queryset, page_size)
-        page.object_list = member_rows(object_list, self.company)
+        page.object_list = member_rows(self.page_members(object_list), self.company)
         return paginator, page, page.object_list, is_paginated
+
+    def page_members(self, page_queryset):
+        """
+        The members of one page (``page_queryset``: the listing, ordered and sliced) with their annotations,
+        in one query that finds the page's ids first and annotates only those.
+
+        Selected directly, the annotations (enrolled since, last used, each factor, trusted browsers) would
+        be worked out for every member of the company before the sort picks 50 of them: at 100,000 members,
+        most of the query's time. The ordering, filters and search stay in the subquery, so the page is the
+        same. A database that cannot take a sliced subquery in ``IN`` (MySQL) reads the ids first.
+        """
+        ids = page_queryset.values("pk")
+        if not connections[page_queryset.db].features.allow_sliced_subqueries_with_in:
+            ids = list(ids.values_list("pk", flat=True))
+        return self.get_base_queryset().filter(pk__in=ids).order_by(*page_queryset.query.order_by)
 
     def get(self, request, *args, **kwargs):
         if self.is_export:
@@ -212,8 +229,9 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
 
     @cached_property
     def summary(self) -> EnrollmentSummary:
-        # The whole company whatever the filter or search: counted in SQL.
-        return summarize(self.company, now=self.now, exempt=self.exempt)
+        # The whole company whatever the filter or search: counted in SQL, and kept until something changes
+        # (companies/counts.py).
+        return counts.kept_summary(self.company, now=self.now, exempt=self.exempt)
 
     def get_index_url(self):
         return reverse(self.index_url_name, args=[self.company.pk])
