@@ -92,7 +92,8 @@ def kept_counts(company) -> EnrollmentCounts | None:
     """
     relation = Company.enrollment_counts.related
     if relation.is_cached(company):
-        return relation.get_cached_value(company)
+        row = relation.get_cached_value(company)
+        return row if isinstance(row, EnrollmentCounts) else None
     return EnrollmentCounts.objects.filter(company_id=company.pk).first()
 
 
@@ -180,10 +181,12 @@ def forget(*, company_id: int | None = None, user_id: int | None = None) -> None
     rows = EnrollmentCounts.objects.all()
     if company_id is not None:
         rows = rows.filter(company_id=company_id)
-    else:
+    elif user_id is not None:
         rows = rows.filter(
             company_id__in=CompanyMembership.objects.filter(user_id=user_id).values("company_id")
         )
+    else:
+        return
     rows.update(generation=F("generation") + 1, members=None)
 
 

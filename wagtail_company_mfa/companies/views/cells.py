@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils.formats import get_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import is_aware, localtime
 from wagtail.admin.templatetags.wagtailadmin_tags import icon, timesince_simple
 from wagtail.admin.ui.tables import Column
 
@@ -41,7 +41,8 @@ def human_readable_date(value: datetime.date) -> SafeString:
     """Wagtail's ``{% human_readable_date value %}``: "3 days ago", with the date and time in a tooltip."""
     if isinstance(value, datetime.datetime):
         tooltip_format = get_format("DATETIME_FORMAT") or "N j, Y, P"
-        value = template_localtime(value)
+        # As a template shows an aware datetime: in the current time zone.
+        value = localtime(value) if is_aware(value) else value
     else:
         tooltip_format = get_format("DATE_FORMAT") or "N j, Y"
     return format_html(
