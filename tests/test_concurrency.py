@@ -146,3 +146,58 @@ def test_one_access_code_is_spent_once(racing_user, round_):
     assert sorted(results) == [200] * (BROWSERS - 1) + [302]
     assert AccessCode.objects.filter(user=racing_user, used_at__isnull=False).count() == 1
     assert not AuthenticatorDevice.objects.filter(user=racing_user).exists()
+
+
+def test_counts_made_while_someone_enrolls_are_not_kept(monkeypatch):
+    """
+    A page counts the members on one connection; meanwhile a member enrolls and commits on another. The
+    page's counts miss that enrollment, so they must not be kept: the conditional UPDATE on the generation
+    read before counting writes nothing, and the next page view counts again (companies/counts.py).
+    """
+    from wagtail_company_mfa.companies import counts
+    from wagtail_company_mfa.models import Company, EnrollmentCounts
+
+    company = make_company("Counted Co", require_mfa=True, enforcement_date=datetime.date(2020, 1, 1))
+    members = [make_user(f"counted{index}") for index in range(3)]
+    for member in members:
+        join(member, company)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    counted, enrolled = threading.Event(), threading.Event()
+    original = counts.count_members
+
+    def count_then_wait(*args, **kwargs):
+        result = original(*args, **kwargs)
+        counted.set()
+        assert enrolled.wait(timeout=30)
+        return result
+
+    monkeypatch.setattr(counts, "count_members", count_then_wait)
+    shown = []
+
+    def page_view():
+        try:
+            fresh = counts.with_kept_counts(Company.objects.all()).get(pk=company.pk)
+            shown.append(counts.kept_summary(fresh, now=now))
+        finally:
+            connection.close()
+
+    def enroll():
+        try:
+            assert counted.wait(timeout=30)
+            enroll_user(members[0])
+        finally:
+            enrolled.set()
+            connection.close()
+
+    threads = [threading.Thread(target=page_view), threading.Thread(target=enroll)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [summary.enrolled for summary in shown] == [0]
+    assert EnrollmentCounts.objects.get(company=company).members is None
+    monkeypatch.setattr(counts, "count_members", original)
+    fresh = counts.with_kept_counts(Company.objects.all()).get(pk=company.pk)
+    assert counts.kept_summary(fresh, now=now).enrolled == 1
+    # Kept now: the row holds what a fresh count says.
+    assert EnrollmentCounts.objects.get(company=company).enrolled == 1
