@@ -19,10 +19,10 @@ from functools import lru_cache
 from django.template.defaultfilters import capfirst
 from django.template.defaultfilters import date as date_filter
 from django.template.loader import render_to_string
-from django.utils.formats import get_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import is_aware, localtime
+from wagtail.admin.templatetags.wagtailadmin_tags import human_readable_date as wagtail_human_readable_date
 from wagtail.admin.templatetags.wagtailadmin_tags import icon, timesince_simple
 from wagtail.admin.ui.tables import Column
 
@@ -39,12 +39,11 @@ def icon_html(name: str, classname: str = "") -> SafeString:
 
 def human_readable_date(value: datetime.date) -> SafeString:
     """Wagtail's ``{% human_readable_date value %}``: "3 days ago", with the date and time in a tooltip."""
-    if isinstance(value, datetime.datetime):
-        tooltip_format = get_format("DATETIME_FORMAT") or "N j, Y, P"
+    # The tag's own context gives its tooltip format, which differs between Wagtail releases.
+    tooltip_format = wagtail_human_readable_date(value)["tooltip_format"]
+    if isinstance(value, datetime.datetime) and is_aware(value):
         # As a template shows an aware datetime: in the current time zone.
-        value = localtime(value) if is_aware(value) else value
-    else:
-        tooltip_format = get_format("DATE_FORMAT") or "N j, Y"
+        value = localtime(value)
     return format_html(
         '<button type="button" class="w-human-readable-date" data-controller="w-tooltip" '
         'data-w-tooltip-content-value="{}" data-w-tooltip-placement-value="top">'
