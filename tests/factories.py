@@ -14,6 +14,7 @@ import re
 import time
 
 import django
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -146,6 +147,18 @@ def sign_in(client, user):
         user._next_step = step + 1
         response = verify_with_code(client, phone.code(steps=step))
         assert response.status_code == 302, response.content[:500]
+    return client
+
+
+def sign_in_at(client, user, at: datetime.datetime):
+    """
+    A complete admin sign-in at the frozen instant ``at``: ``user`` gets an authenticator, then Wagtail's
+    password step and the authenticator's code for that instant.
+    """
+    phone, _codes = enroll_user(user)
+    with time_machine.travel(at, tick=False):
+        password_login(client, user, PASSWORD)
+        assert verify_with_code(client, totp.code_at(phone.key, at.timestamp())).status_code == 302
     return client
 
 

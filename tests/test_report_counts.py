@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
-from factories import PASSWORD, enroll_user, join, make_company, make_user, password_login, verify_with_code
+from factories import enroll_user, join, make_company, make_user, sign_in_at
 
 from wagtail_company_mfa.companies import counts, summary
 from wagtail_company_mfa.companies.policy import member_deadline
@@ -24,7 +24,6 @@ from wagtail_company_mfa.models import (
     CompanyMembership,
     EnrollmentCounts,
 )
-from wagtail_company_mfa.totp import algorithm as totp
 
 pytestmark = pytest.mark.django_db
 
@@ -58,12 +57,7 @@ def user(name):
 
 @pytest.fixture
 def admin_client(client, company):
-    root = make_user("root", superuser=True)
-    phone, _codes = enroll_user(root)
-    with time_machine.travel(NOW, tick=False):
-        password_login(client, root, PASSWORD)
-        assert verify_with_code(client, totp.code_at(phone.key, NOW.timestamp())).status_code == 302
-    return client
+    return sign_in_at(client, make_user("root", superuser=True), NOW)
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from factories import PASSWORD, enroll_user, join, make_company, make_user, password_login, verify_with_code
+from factories import (
+    enroll_user,
+    join,
+    make_company,
+    make_user,
+    sign_in_at,
+)
 
 from wagtail_company_mfa.companies import enrollment
 from wagtail_company_mfa.companies.policy import member_deadline
@@ -195,12 +201,7 @@ def report_company(db):
 @pytest.fixture
 def superuser_client(client):
     # A superuser answers to every company's policy: signed in with password and authenticator code.
-    superuser = make_user("root", superuser=True)
-    phone, _codes = enroll_user(superuser)
-    with time_machine.travel(NOW, tick=False):
-        password_login(client, superuser, PASSWORD)
-        assert verify_with_code(client, totp.code_at(phone.key, NOW.timestamp())).status_code == 302
-    return client
+    return sign_in_at(client, make_user("root", superuser=True), NOW)
 
 
 def count_queries(client, url) -> int:

@@ -163,8 +163,14 @@ class EnrollmentReportView(FormulaSafeExportMixin, ReportView):
         # Worked out once per request: the counts, the listing and the export share it.
         return exempt_condition(self.company)
 
-    def get_base_queryset(self):
+    @cached_property
+    def members(self):
+        # Built once per request: the listing and page_members both start from it, and building it works
+        # out the company's overdue ranges (member_state.overdue_condition).
         return member_queryset(self.company, now=self.now, exempt=self.exempt)
+
+    def get_base_queryset(self):
+        return self.members.all()
 
     def get_paginator(self, queryset, per_page, *args, **kwargs):
         paginator = super().get_paginator(queryset, per_page, *args, **kwargs)
